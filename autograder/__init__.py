@@ -1,0 +1,1 @@
+"""The instructor's side of the kit: nbgrader course configuration and release tooling."""

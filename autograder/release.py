@@ -1,0 +1,76 @@
+"""Generate the student notebooks in ``notebooks/`` from the reference notebooks in ``solutions/``.
+
+nbgrader does the work (``generate_assignment``: solution regions become stubs, hidden tests are
+removed, cells are locked and checksummed, the gradebook learns the graded cells); this module only
+lays out the course folder nbgrader expects and copies the result back.
+
+Usage: ``python -m autograder.release`` (what ``make release`` runs).
+"""
+
+import argparse
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+STUDENT_NOTEBOOKS = REPO / "notebooks"
+COURSE_ROOT = REPO / "autograder"
+ASSIGNMENT = "cnn"
+
+
+def normalized(notebook):
+    """The notebook without outputs or execution counts, the only parts that change between runs."""
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+        cell.metadata.pop("execution", None)
+    return notebook
+
+
+def generate_assignment(course_root=COURSE_ROOT):
+    """Copy ``solutions/*.ipynb`` into ``<course_root>/source/cnn`` and run nbgrader on it.
+
+    :returns: the folder holding the generated student notebooks, ``<course_root>/release/cnn``.
+    """
+    course_root = Path(course_root).resolve()
+    source = course_root / "source" / ASSIGNMENT
+    shutil.rmtree(source, ignore_errors=True)
+    source.mkdir(parents=True)
+    for notebook in sorted(SOLUTIONS.glob("*.ipynb")):
+        shutil.copy2(notebook, source)
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    subprocess.run(
+        [str(nbgrader), "generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.root={course_root}",
+         "--log-level=WARN"],
+        cwd=COURSE_ROOT,  # where nbgrader_config.py is read from
+        check=True,
+    )
+    return course_root / "release" / ASSIGNMENT
+
+
+def write_student_notebooks(release, destination=STUDENT_NOTEBOOKS):
+    """Replace the notebooks in ``destination`` by the normalized notebooks of ``release``."""
+    destination = Path(destination)
+    destination.mkdir(exist_ok=True)
+    for old in destination.glob("*.ipynb"):
+        old.unlink()
+    for notebook in sorted(Path(release).glob("*.ipynb")):
+        nbformat.write(normalized(nbformat.read(notebook, as_version=4)), destination / notebook.name)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
+    parser.add_argument("--output", type=Path, default=STUDENT_NOTEBOOKS, help="where the student notebooks go")
+    args = parser.parse_args(argv)
+    write_student_notebooks(generate_assignment(args.course_root), args.output)
+    print(f"Student notebooks written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Executing the notebooks: the reference runs clean, the release fails exactly where it says it will,
+and the original blog post's code, pasted into the class cells, fails the checks that expose its bugs."""
+
+from pathlib import Path
+
+import pytest
+
+import notebook_cells as cells
+from reference import NOTEBOOKS, SOLUTIONS
+
+NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb"]
+ORIGINAL_POST = Path(__file__).parent / "fixtures" / "original_post.py"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_notebook_runs_without_any_error(name):
+    notebook = cells.read(SOLUTIONS / name)
+    for cell in notebook.cells:  # nothing is allowed to fail in the reference, tagged or not
+        cell.metadata.pop("tags", None)
+    cells.execute(notebook, SOLUTIONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_student_notebook_fails_only_in_marked_cells_and_only_for_missing_code(name):
+    notebook = cells.execute(cells.read(NOTEBOOKS / name), NOTEBOOKS, allow_errors=True)
+    errors = cells.errors_by_cell(notebook)
+    marked = {index for index, cell in enumerate(notebook.cells) if cells.is_expected_to_fail(cell)}
+    assert set(errors) == marked, "a cell fails without the raises-exception tag, or a tagged cell does not fail"
+    assert {ename for _, ename, _ in errors.values()} == {"NotImplementedError"}
+
+
+def original_post_class(class_name):
+    """Source of one class of the original post, as a student would paste it."""
+    source = ORIGINAL_POST.read_text()
+    start = source.index(f"class {class_name}")
+    end = source.find("\nclass ", start + 1)
+    return source[start:] if end < 0 else source[start:end]
+
+
+def run_with_pasted_class(name, class_name):
+    """{grade_id: error message} of the graded cells that fail with the post's class pasted in."""
+    notebook = cells.read(NOTEBOOKS / name)
+    (class_cell,) = [cell for cell in notebook.cells if cell.metadata.nbgrader.get("solution")]
+    class_cell.source = original_post_class(class_name)
+    cells.execute(notebook, NOTEBOOKS, allow_errors=True)
+    return {grade: f"{ename}: {evalue}" for grade, ename, evalue in cells.errors_by_cell(notebook).values()
+            if cells.is_graded(next(c for c in notebook.cells if cells.grade_id(c) == grade))}
+
+
+def test_original_post_convolution_fails_the_stride_and_batch_of_one_checks():
+    failed = run_with_pasted_class("01_convolution.ipynb", "Convolution2dLayer")
+    assert set(failed) == {"conv_views", "conv_forward_strided", "conv_backward_strided", "conv_batch_of_one"}
+    assert all(message.startswith("CheckFailed") for message in failed.values())
+    assert "i // stride" in failed["conv_forward_strided"]
+    assert "stride" in failed["conv_backward_strided"]
+    assert "squeeze" in failed["conv_batch_of_one"]
+
+
+def test_original_post_pooling_fails_the_tie_check():
+    failed = run_with_pasted_class("02_max_pooling.ipynb", "MaxPooling2dLayer")
+    assert set(failed) == {"pool_backward_ties"}
+    assert "first maximum" in failed["pool_backward_ties"]
