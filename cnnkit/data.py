@@ -1,0 +1,54 @@
+"""Small real data for the notebooks: handwritten digits and a few hand-made 3x3 filters.
+
+Nothing is downloaded: the digits ship inside scikit-learn.
+"""
+
+import numpy as np
+from sklearn import datasets
+
+
+def load_digits():
+    """The 1797 handwritten digits of scikit-learn (UCI optical digits), scaled to [0, 1].
+
+    :returns: (images, labels): images float64 of shape (1797, 8, 8) with values in [0, 1]
+              (0 is the background, 1 the darkest ink), labels int of shape (1797,) with values 0..9.
+    """
+    digits = datasets.load_digits()
+    images = digits.images.astype(np.float64) / 16.0  # the raw pixels are counts 0..16
+    return images, digits.target.copy()
+
+
+def hand_made_filters():
+    """Four classic 3x3 filters, each of shape (3, 3), in a fixed order.
+
+    - "vertical edge": Sobel filter, large where the image gets brighter from left to right.
+    - "horizontal edge": Sobel filter, large where the image gets brighter from top to bottom.
+    - "outline": Laplacian, large on thin strokes and outlines, zero on flat regions.
+    - "blur": box blur, the mean of the 3x3 neighbourhood.
+
+    Read as cross-correlation filters (no flip), as in a deep-learning convolution layer.
+
+    :returns: dict name -> (3, 3) float array, a new copy on every call.
+    """
+    return {
+        "vertical edge": np.array([[-1.0, 0.0, 1.0],
+                                   [-2.0, 0.0, 2.0],
+                                   [-1.0, 0.0, 1.0]]),
+        "horizontal edge": np.array([[-1.0, -2.0, -1.0],
+                                     [0.0, 0.0, 0.0],
+                                     [1.0, 2.0, 1.0]]),
+        "outline": np.array([[-1.0, -1.0, -1.0],
+                             [-1.0, 8.0, -1.0],
+                             [-1.0, -1.0, -1.0]]),
+        "blur": np.full((3, 3), 1.0 / 9.0),
+    }
+
+
+def stacked_filters(filters=None):
+    """The filters of a dict stacked into the weights of a convolution layer.
+
+    :param filters: dict name -> (k, k) array; default :func:`hand_made_filters`.
+    :returns: (F, k, k) array, in the dict's order.
+    """
+    filters = hand_made_filters() if filters is None else filters
+    return np.stack(list(filters.values()))
