@@ -1,0 +1,582 @@
+"""The checks that the notebooks' test cells run on the student's layer classes.
+
+Each public check takes the student's CLASS, runs a few cases (small hand-checkable ones, then random
+ones from fixed seeds), prints one line when all pass, and otherwise raises :class:`CheckFailed`
+saying what is wrong (type, shape, dtype or values), in which configuration, where, and the likely
+cause. A ``NotImplementedError`` from a stub propagates unchanged.
+
+The ``run_*_case`` functions check one case against given expected arrays; the public checks are
+loops over them, and hidden tests can call them with cases loaded from files.
+"""
+
+import inspect
+from contextlib import contextmanager
+
+import numpy as np
+
+from cnnkit import mistakes, oracle
+from cnnkit.gradcheck import numerical_gradient
+
+RTOL, ATOL = 1e-6, 1e-9  # against the oracle: only floating-point rounding is allowed
+NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-4, 1e-6  # against central differences
+VIEWS = "_get_filtersizeXfiltersize_views"
+
+SQUEEZE_CAUSE = (".squeeze() drops every axis of size 1, here the batch or filter axis; index explicitly instead "
+                 "(e.g. x[:, 0] rather than x.squeeze()).")
+TIE_RULE = ("Rule for ties: when several elements of a window share its maximum, the whole gradient goes to the "
+            "FIRST of them in row-major order (as in PyTorch; np.argmax of the flattened window finds it) and zero "
+            "to the others. Sending it to every tied maximum is not a valid (sub)gradient: raising every element "
+            "of a window by t raises its maximum by exactly t, so the gradients inside a window must add up to "
+            "grad_output, not to a multiple of it.")
+
+
+class CheckFailed(AssertionError):
+    """A check found a problem in the student's layer; the message says what, where and the likely cause."""
+
+
+# ---- messages ----------------------------------------------------------------------------------------
+
+def _plural(count, word):
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def describe_conv(x_shape, k, stride, n_filters, label):
+    """E.g. "stride 2, batch 1, 1 filter, 5x7 input, 3x3 filter (random case, seed 4)"; n_filters None: not said."""
+    n, _, h, w = x_shape
+    filters = "" if n_filters is None else f"{_plural(n_filters, 'filter')}, "
+    return f"stride {stride}, batch {n}, {filters}{h}x{w} input, {k}x{k} filter ({label})"
+
+
+def describe_pool(x_shape, k, label):
+    """E.g. "2x2 window, batch 2, 3 channels, 5x7 input (hand-checkable case)"."""
+    n, c, h, w = x_shape
+    return f"{k}x{k} window, batch {n}, {_plural(c, 'channel')}, {h}x{w} input ({label})"
+
+
+def _a(value):
+    """How to name the type of a returned value in a message: "None", "a list", "an int"..."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+def _message(headline, config, details=(), cause=None, notes=()):
+    lines = [headline, f"Configuration: {config}.", *details]
+    if cause:
+        lines.append(f"Likely cause: {cause}")
+    return "\n".join([*lines, *notes])
+
+
+def _problem(actual, expected, what, rtol, atol, reference="expected"):
+    """(aspect, headline, details) of the first problem of ``actual``, or None if it matches ``expected``.
+
+    aspect is "type", "shape", "dtype" or "values"; both arrays may have any shape. reference: what
+    ``expected`` is called in the message.
+    """
+    if not isinstance(actual, np.ndarray):
+        hint = ["Did you forget a return statement?"] if actual is None else []
+        return "type", f"wrong type: {what} is {_a(actual)}, expected a numpy array.", hint
+    if actual.shape != expected.shape:
+        return "shape", f"wrong shape: {what} has shape {actual.shape}, expected {expected.shape}.", []
+    if not np.issubdtype(actual.dtype, np.floating):
+        return "dtype", f"wrong dtype: {what} has dtype {actual.dtype}, expected floating point.", [
+            "np.zeros(shape) gives float64; np.zeros_like(a) copies the dtype of a."]
+    close = np.isclose(actual, expected, rtol=rtol, atol=atol)
+    if close.all():
+        return None
+    first = tuple(int(i) for i in np.argwhere(~close)[0])
+    error = np.abs(actual - expected)
+    return "values", f"wrong values in {what}.", [
+        f"First wrong element: {what}[{', '.join(map(str, first))}] = {actual[first]:.6g}, {reference} "
+        f"{expected[first]:.6g} (error {error[first]:.3g}).",
+        f"{np.count_nonzero(~close)} of {close.size} elements are wrong (largest error {np.nanmax(error):.3g}).",
+    ]
+
+
+def _shape_cause(actual, expected):
+    """The squeeze cause when ``actual`` has ``expected``'s shape without its axes of size 1."""
+    if isinstance(actual, np.ndarray) and actual.shape == tuple(d for d in expected.shape if d != 1) != expected.shape:
+        return SQUEEZE_CAUSE
+    return None
+
+
+def compare(actual, expected, what, config, diagnosis=None, rtol=RTOL, atol=ATOL, title="check"):
+    """Raise CheckFailed unless ``actual`` is a float ndarray of ``expected``'s shape with close values.
+
+    :param actual: what the student's code returned (anything).
+    :param expected: ndarray of any shape.
+    :param what: how the student's code names it, e.g. 'forward(x)["out"]'.
+    :param config: the configuration in words (see :func:`describe_conv`).
+    :param diagnosis: optional callable(actual) -> likely cause (str) or None, tried on wrong values.
+    :param title: the check, e.g. "conv forward", at the start of the message.
+    """
+    problem = _problem(actual, expected, what, rtol, atol)
+    if problem:
+        aspect, headline, details = problem
+        cause = _shape_cause(actual, expected) if aspect == "shape" else None
+        if aspect == "values" and diagnosis is not None:
+            cause = diagnosis(actual)
+        raise CheckFailed(_message(f"{title}: {headline}", config, details, cause))
+
+
+# ---- calling the student's code ----------------------------------------------------------------------
+
+@contextmanager
+def _student_code(call, config, cause=None):
+    """Re-raise an exception from the student's code as CheckFailed chained to it (NotImplementedError as is).
+
+    :param cause: optional callable(exception) -> likely cause (str) or None.
+    """
+    try:
+        yield
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        headline = f"{call} raised {type(error).__name__}: {error}"
+        details = ["The traceback above this error shows the line of your code that raised it."]
+        raise CheckFailed(_message(headline, config, details, cause(error) if cause else None)) from error
+
+
+def _output_index_cause(step):
+    return (f"the output index must be i // {step}, not the input index i: yield i // {step}, j // {step} "
+            f"in {VIEWS}.")
+
+
+def _error_cause(stride, size_one, step="stride"):
+    """callable(exception) -> likely cause: the output index for an IndexError when stride > 1, else .squeeze()
+    for an IndexError or ValueError when the batch or filter/channel axis has size 1 (size_one), else None.
+
+    The visible checks run the cases with size-1 axes after the others, so this cause is likely there.
+    :param step: how the stride is called in the code ("stride", or "k" for pooling).
+    """
+    def cause(error):
+        if isinstance(error, IndexError) and stride > 1:
+            return _output_index_cause(step)
+        return SQUEEZE_CAUSE if size_one and isinstance(error, (IndexError, ValueError)) else None
+    return cause
+
+
+def _forward(layer, x, title, config, cause):
+    """Call forward on a copy of x and check that it returns the cache dict; returns the cache."""
+    with _student_code(f"{title}: forward(x)", config, cause):
+        cache = layer.forward(x.copy())
+    if not isinstance(cache, dict):
+        hint = ["Did you forget `return cache`?"] if cache is None else []
+        raise CheckFailed(_message(f'{title}: wrong type: forward(x) returned {_a(cache)}, expected the dict cache '
+                                   'with keys "x" and "out".', config, hint))
+    missing = [key for key in ("x", "out") if key not in cache]
+    if missing:
+        raise CheckFailed(_message(f"{title}: wrong type: the dict returned by forward(x) has no key "
+                                   f"{' nor '.join(map(repr, missing))}.", config))
+    compare(cache["x"], x, 'forward(x)["x"]', config, title=title)
+    return cache
+
+
+def _make_layer(layer_cls, kwargs, title, config):
+    call = f"{layer_cls.__name__}({', '.join(f'{name}={value}' for name, value in kwargs.items())})"
+    with _student_code(f"{title}: {call}", config):
+        return layer_cls(**kwargs)
+
+
+# ---- windows ----------------------------------------------------------------------------------------
+
+def _check_views(layer, x, k, stride, title, config, cause, step):
+    """The views must be a generator of (out_row, out_col, x[:, :, i:i+k, j:j+k]) with (i, j) = stride *
+    (out_row, out_col), for every window that fits, row by row. x: (N, C, H, W).
+
+    :param cause: see :func:`_error_cause`; step: how the stride is called in the code.
+    """
+    call = f"{VIEWS}(x)"
+    with _student_code(f"{title}: {call}", config, cause):
+        views = getattr(layer, VIEWS)(x.copy())
+    if not inspect.isgenerator(views):
+        raise CheckFailed(_message(f"{title}: wrong type: {call} returned {_a(views)}, expected a generator.", config,
+                                   ["Use `yield out_row, out_col, view` inside the loops: a function containing "
+                                    "yield returns a generator."]))
+    with _student_code(f"{title}: iterating over {call}", config, cause):
+        items = list(views)
+    h_out, w_out = oracle.conv_output_size(x.shape[2], k, stride), oracle.conv_output_size(x.shape[3], k, stride)
+    expected = [(p, q) for p in range(h_out) for q in range(w_out)]
+    for number, item in enumerate(items):
+        if not (isinstance(item, tuple) and len(item) == 3):
+            raise CheckFailed(_message(f"{title}: wrong type: item {number} yielded by {call} is {_a(item)}, expected "
+                                       "a tuple (out_row, out_col, view).", config))
+        for name, index in zip(("out_row", "out_col"), item[:2]):
+            if not isinstance(index, (int, np.integer)):
+                raise CheckFailed(_message(
+                    f"{title}: wrong type: {name} of item {number} yielded by {call} is {_a(index)} ({index!r}), "
+                    "expected an int.", config, cause="use integer division, i // stride, not i / stride."))
+    if len(items) != len(expected):
+        raise CheckFailed(_message(
+            f"{title}: wrong number of windows: {call} yielded {len(items)}, expected {len(expected)} "
+            f"({h_out} x {w_out} output grid).", config,
+            cause="the top-left corners are i = 0, stride, 2 * stride, ... up to H - k (range(0, H - k + 1, "
+                  "stride)), and the same for j; a window that does not fit entirely is dropped."))
+    for number, ((out_row, out_col, view), (p, q)) in enumerate(zip(items, expected)):
+        if (out_row, out_col) != (p, q):
+            cause = None
+            if (out_row, out_col) == (p * stride, q * stride):
+                cause = _output_index_cause(step)
+            elif sorted(item[:2] for item in items) == expected:
+                cause = "the windows must come row by row: the outer loop goes over rows, the inner over columns."
+            raise CheckFailed(_message(
+                f"{title}: wrong indices: window {number} (in row-major order) was yielded with (out_row, out_col) = "
+                f"({out_row}, {out_col}), expected ({p}, {q}).", config, cause=cause))
+        i, j = p * stride, q * stride
+        compare(view, x[:, :, i:i + k, j:j + k], "view", f"{config}, the window of output ({p}, {q})", title=title,
+                diagnosis=_view_cause(x[:, :, p:p + k, q:q + k], step))
+
+
+def _view_cause(at_output_index, step):
+    """Diagnosis of a wrong view: the slice starts at the output index instead of the input index."""
+    def cause(view):
+        if view.shape == at_output_index.shape and np.array_equal(view, at_output_index):
+            return f"the view must start at the input index (i, j) = ({step} * out_row, {step} * out_col), not at " \
+                   "the output index."
+        return None
+    return cause
+
+
+def run_conv_views_case(layer_cls, x, k, stride, label):
+    """Check the conv layer's views of x (N, 1, H, W) with a k x k filter and this stride."""
+    config = describe_conv(x.shape, k, stride, None, label)
+    layer = _make_layer(layer_cls, {"filter_size": k, "stride": stride, "n_outchannel": 2}, "conv views", config)
+    _check_views(layer, x, k, stride, "conv views", config, _error_cause(stride, x.shape[0] == 1), "stride")
+
+
+def run_pool_views_case(layer_cls, x, k, label):
+    """Check the pooling layer's views of x (N, C, H, W) with a k x k window (stride k)."""
+    config = describe_pool(x.shape, k, label)
+    layer = _make_layer(layer_cls, {"filter_size": k}, "pool views", config)
+    _check_views(layer, x, k, k, "pool views", config, _error_cause(k, 1 in x.shape[:2], "k"), "k")
+
+
+# ---- convolution ------------------------------------------------------------------------------------
+
+def _conv_layer(layer_cls, weights, stride, title, config):
+    n_filters, k, _ = weights.shape
+    layer = _make_layer(layer_cls, {"filter_size": k, "stride": stride, "n_outchannel": n_filters}, title, config)
+    layer.weights = weights.copy()
+    return layer
+
+
+def run_conv_forward_case(layer_cls, x, weights, stride, expected, label):
+    """Check forward(x)["out"] with these weights.
+
+    :param x: (N, 1, H, W).
+    :param weights: (F, k, k), set as layer.weights.
+    :param expected: (N, F, H_out, W_out).
+    """
+    title = "conv forward"
+    config = describe_conv(x.shape, weights.shape[1], stride, weights.shape[0], label)
+    cause = _error_cause(stride, x.shape[0] == 1 or weights.shape[0] == 1)
+    cache = _forward(_conv_layer(layer_cls, weights, stride, title, config), x, title, config, cause)
+    compare(cache["out"], expected, 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: mistakes.diagnose("conv_forward", out, x=x, weights=weights, stride=stride))
+
+
+def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual, what):
+    """Compare ``actual`` with the central differences of sum(layer.forward(x)["out"] * grad_output) with
+    respect to the array ``wrt`` (layer.weights or x itself); returns a _problem tuple or None."""
+    out = _forward(layer, x, title, config, cause)["out"]
+    if not isinstance(out, np.ndarray) or out.shape != grad_output.shape:
+        raise CheckFailed(_message(f'{title}: the numerical gradient check needs forward(x)["out"] of shape '
+                                   f"{grad_output.shape}; yours is {getattr(out, 'shape', _a(out))}: run the forward "
+                                   "checks first.", config))
+    with _student_code(f"{title}: forward(x), during the numerical gradient check", config, cause):
+        numerical = numerical_gradient(lambda: np.sum(layer.forward(x)["out"] * grad_output), wrt)
+    return _problem(actual, numerical, what, NUMERICAL_RTOL, NUMERICAL_ATOL, reference="numerical gradient")
+
+
+def _check_gradient(actual, expected, numerical_problem, what, title, config, diagnosis, notes=()):
+    """Fail if ``actual`` differs from ``expected`` (the oracle) or from the numerical gradient.
+
+    :param numerical_problem: callable() -> _problem tuple or None (the numerical check), or None to skip it.
+    :param notes: extra lines for the message when the values are wrong.
+    """
+    problem = _problem(actual, expected, what, RTOL, ATOL)
+    if problem and problem[0] != "values":
+        compare(actual, expected, what, config, title=title)
+    if problem:
+        _, headline, details = problem
+        if numerical_problem is not None:
+            try:
+                consistent = numerical_problem() is None
+            except (CheckFailed, NotImplementedError):
+                consistent = None  # the student's forward cannot run: say nothing about it
+            if consistent is not None:
+                details = details + [
+                    "It is the exact gradient of your own forward (numerical check), so your forward does not "
+                    "compute the expected output either: fix forward first." if consistent else
+                    "It is not the gradient of your own forward either (numerical check)."]
+        raise CheckFailed(_message(f"{title}: {headline}", config, details, diagnosis(actual), notes))
+    if numerical_problem is not None:
+        problem = numerical_problem()
+        if problem:
+            _, headline, details = problem
+            raise CheckFailed(_message(
+                f"{title}: {what} matches the expected gradient, but not the numerical gradient (central "
+                "differences) of sum(forward(x)[\"out\"] * grad_output) through your own forward.", config,
+                [*details, "So your forward is probably wrong: run the forward checks first."]))
+
+
+def run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label):
+    """Check backward(cache, grad_output) against ``expected`` and the numerical gradient of the student's forward.
+
+    :param x: (N, 1, H, W); the cache passed is {"x": x, "out": the correct output}.
+    :param weights: (F, k, k), set as layer.weights.
+    :param grad_output: (N, F, H_out, W_out).
+    :param expected: dL/dweights, (F, k, k).
+    """
+    title = "conv backward"
+    n_filters, k, _ = weights.shape
+    config = describe_conv(x.shape, k, stride, n_filters, label)
+    cause = _error_cause(stride, x.shape[0] == 1 or n_filters == 1)
+    layer = _conv_layer(layer_cls, weights, stride, title, config)
+    cache = {"x": x.copy(), "out": oracle.conv_forward(x, weights, stride)}
+    what = "backward(cache, grad_output)"
+    with _student_code(f"{title}: {what}", config, cause):
+        grads = layer.backward(cache, grad_output.copy())
+    x_copy = x.copy()
+    _check_gradient(
+        grads, expected,
+        lambda: _numerical_problem(layer, x_copy, grad_output, layer.weights, title, config, cause, grads, what),
+        what, title, config,
+        lambda g: mistakes.diagnose("conv_backward", g, x=x, grad_output=grad_output, k=k, stride=stride))
+
+
+# ---- max pooling ------------------------------------------------------------------------------------
+
+def has_ties(x, k):
+    """Whether some pooling window of x (N, C, H, W) holds its maximum more than once."""
+    h, w = x.shape[2] // k * k, x.shape[3] // k * k
+    maxima = np.repeat(np.repeat(oracle.maxpool_forward(x, k), k, axis=2), k, axis=3)
+    return np.count_nonzero(x[:, :, :h, :w] == maxima) > maxima.size // k**2
+
+
+def run_pool_forward_case(layer_cls, x, k, expected, label):
+    """Check forward(x)["out"] of a k x k pooling layer. x: (N, C, H, W); expected: (N, C, H // k, W // k)."""
+    title = "pool forward"
+    config = describe_pool(x.shape, k, label)
+    layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
+    cache = _forward(layer, x, title, config, _error_cause(k, 1 in x.shape[:2], "k"))
+    compare(cache["out"], expected, 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: mistakes.diagnose("pool_forward", out, x=x, k=k))
+
+
+def run_pool_backward_case(layer_cls, x, k, grad_output, expected, label):
+    """Check backward(cache, grad_output) of a k x k pooling layer against ``expected`` and, when no window
+    has a tie, against the numerical gradient of the student's forward.
+
+    :param x: (N, C, H, W); the cache passed is {"x": x, "out": the correct output}.
+    :param grad_output: (N, C, H // k, W // k).
+    :param expected: dL/dx, (N, C, H, W).
+    """
+    title = "pool backward"
+    config = describe_pool(x.shape, k, label)
+    cause = _error_cause(k, 1 in x.shape[:2], "k")
+    layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
+    cache = {"x": x.copy(), "out": oracle.maxpool_forward(x, k)}
+    what = "backward(cache, grad_output)"
+    with _student_code(f"{title}: {what}", config, cause):
+        grads = layer.backward(cache, grad_output.copy())
+    ties = has_ties(x, k)
+    x_copy = x.copy()
+    _check_gradient(
+        grads, expected,
+        None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
+                                                      what),
+        what, title, config,
+        lambda g: mistakes.diagnose("pool_backward", g, x=x, grad_output=grad_output, k=k),
+        notes=[TIE_RULE] if ties else [])
+
+
+# ---- the cases --------------------------------------------------------------------------------------
+
+def _conv_case(seed, n, n_filters, h, w, k, stride):
+    """(label, x, weights, stride, grad_output) with values drawn from np.random.default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 1, h, w))
+    weights = rng.normal(size=(n_filters, k, k))
+    shape = (n, n_filters, oracle.conv_output_size(h, k, stride), oracle.conv_output_size(w, k, stride))
+    return f"random case, seed {seed}", x, weights, stride, rng.normal(size=shape)
+
+
+def _hand_conv_case(stride):
+    """Two small integer images, a filter that copies each window's top-left pixel and a 2x2 filter [[1, 2], [3, 4]],
+    grad_output all ones. Stride 1: 3x4 images; stride 2: 5x7 images (last row and column dropped)."""
+    h, w = (3, 4) if stride == 1 else (5, 7)
+    x = np.zeros((2, 1, h, w))
+    x[0, 0] = np.arange(h * w).reshape(h, w)
+    x[1, 0, 0, 0], x[1, 0, 1, 2], x[1, 0, 2, 3] = 1, 2, 3
+    weights = np.array([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    shape = (2, 2, oracle.conv_output_size(h, 2, stride), oracle.conv_output_size(w, 2, stride))
+    return "hand-checkable case", x, weights, stride, np.ones(shape)
+
+
+def conv_cases(kind):
+    """The visible cases: a list of (label, x, weights, stride, grad_output).
+
+    kind: "stride1", "strided" (stride 2 and 3, non-square inputs whose last windows do not fit) or
+    "batch_of_one" (batch 1 with 3 filters, batch 2 with 1 filter, batch 1 with 1 filter; stride 1).
+    """
+    if kind == "stride1":
+        return [_hand_conv_case(1), _conv_case(1, 2, 3, 6, 5, 3, 1), _conv_case(2, 3, 2, 7, 6, 3, 1),
+                _conv_case(3, 2, 4, 5, 4, 1, 1)]
+    if kind == "strided":
+        return [_hand_conv_case(2), _conv_case(4, 2, 3, 6, 8, 3, 2), _conv_case(5, 2, 2, 8, 7, 3, 3),
+                _conv_case(6, 3, 2, 7, 11, 2, 3)]
+    return [_conv_case(7, 1, 3, 5, 6, 3, 1), _conv_case(8, 2, 1, 5, 6, 3, 1), _conv_case(9, 1, 1, 6, 5, 2, 1)]
+
+
+HAND_POOL_X = np.array([[3, 17, 8, 1, 12],
+                        [10, 0, 19, 5, 6],
+                        [4, 14, 2, 11, 16],
+                        [9, 7, 13, 18, 15]], dtype=float)  # 2x2 maxima: [[17, 19], [14, 18]]; last column dropped
+
+
+def _pool_case(seed, n, c, h, w, k):
+    """(label, x, k, grad_output) with values drawn from np.random.default_rng(seed) (ties have probability 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c, h, w))
+    return f"random case, seed {seed}", x, k, rng.normal(size=(n, c, h // k, w // k))
+
+
+def pool_cases():
+    """The visible cases without ties: a list of (label, x, k, grad_output), k = 2, 3 and 4, k not always
+    dividing the input size, the batch of one with one channel last. The hand-checkable case: two images with
+    the channels HAND_POOL_X and 19 - HAND_POOL_X (swapped in the second), grad_output 1, 2, ..., 16."""
+    hand = np.array([[HAND_POOL_X, 19 - HAND_POOL_X], [19 - HAND_POOL_X, HAND_POOL_X]])
+    return [("hand-checkable case", hand, 2, np.arange(1.0, 17.0).reshape(2, 2, 2, 2)),
+            _pool_case(20, 2, 3, 7, 8, 3), _pool_case(21, 3, 2, 6, 6, 2), _pool_case(22, 2, 2, 9, 10, 4),
+            _pool_case(23, 1, 1, 5, 7, 2)]
+
+
+HAND_TIES_K2 = np.array([[5, 5, 1, 7, 3, 2, 3],
+                         [5, 5, 7, 0, 2, 3, 3],
+                         [1, 4, 6, 2, 8, 8, 8],
+                         [2, 4, 1, 5, 8, 0, 8],
+                         [5, 7, 7, 6, 8, 8, 8]], dtype=float)
+# 2x2 windows, row by row: all equal; two maxima on the anti-diagonal; two on the diagonal (first and last
+# differ); two in the same column; no tie; three maxima. The dropped last row and column repeat window maxima.
+
+HAND_TIES_K3 = np.array([[[1, 2, 9, 0, 0, 0, 9],
+                          [9, 0, 9, 0, 0, 0, 9],
+                          [3, 9, 4, 0, 0, 0, 9],
+                          [9, 9, 9, 0, 0, 0, 9]],
+                         [[7, 7, 7, 0, 1, 0, 1],
+                          [7, 7, 7, 1, 0, 1, 1],
+                          [7, 7, 7, 0, 1, 0, 1],
+                          [7, 7, 7, 1, 1, 1, 1]]], dtype=float)
+# 3x3 windows: four maxima; all zero; all equal; four maxima in a checkerboard. Dropped border: last row and column.
+
+
+def pool_tie_cases():
+    """The visible cases with ties: a list of (label, x, k, grad_output)."""
+    rng = np.random.default_rng(30)
+    return [
+        ("ties, hand-checkable: all equal, two or three maxima, border equal to the maxima",
+         np.array([[HAND_TIES_K2, HAND_TIES_K2 - 10], [HAND_TIES_K2 - 10, HAND_TIES_K2]]), 2,
+         np.arange(1.0, 25.0).reshape(2, 2, 2, 3)),
+        ("ties, hand-checkable 3x3 windows: several maxima, all equal, all zero",
+         np.array([HAND_TIES_K3, HAND_TIES_K3[::-1]]), 3, np.arange(1.0, 9.0).reshape(2, 2, 1, 2)),
+        ("ties, random small integers, seed 30",
+         rng.integers(0, 3, size=(2, 3, 6, 7)).astype(float), 2, rng.normal(size=(2, 3, 3, 3))),
+    ]
+
+
+# ---- the public checks --------------------------------------------------------------------------------
+
+def _passed(title, count):
+    print(f"{title}: {count} cases passed.")
+
+
+def _conv_views_cases():
+    """(label, x, k, stride): stride 1, 2, 3, non-square inputs whose last windows do not fit."""
+    cases = [_hand_conv_case(1), _hand_conv_case(2), _conv_case(4, 2, 3, 6, 8, 3, 2),
+             _conv_case(6, 3, 2, 7, 11, 2, 3)]
+    return [(label, x, weights.shape[1], stride) for label, x, weights, stride, _ in cases]
+
+
+def conv_views(layer_cls):
+    """The conv layer's windows: type, count, order, output indices and contents; strides 1, 2, 3."""
+    cases = _conv_views_cases()
+    for label, x, k, stride in cases:
+        run_conv_views_case(layer_cls, x, k, stride, label)
+    _passed("conv views", len(cases))
+
+
+def _conv_forward(layer_cls, cases, title):
+    for label, x, weights, stride, _ in cases:
+        run_conv_forward_case(layer_cls, x, weights, stride, oracle.conv_forward(x, weights, stride), label)
+    _passed(title, len(cases))
+
+
+def _conv_backward(layer_cls, cases, title):
+    for label, x, weights, stride, grad_output in cases:
+        expected = oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)
+        run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label)
+    _passed(title, len(cases))
+
+
+def conv_forward_stride1(layer_cls):
+    """Conv forward with stride 1: a hand-checkable case, then random ones (incl. a 1x1 filter)."""
+    _conv_forward(layer_cls, conv_cases("stride1"), "conv forward, stride 1")
+
+
+def conv_forward_strided(layer_cls):
+    """Conv forward with strides 2 and 3 on non-square inputs whose last windows do not fit."""
+    _conv_forward(layer_cls, conv_cases("strided"), "conv forward, stride 2 and 3")
+
+
+def conv_backward_stride1(layer_cls):
+    """Conv backward with stride 1, against the oracle and the numerical gradient of the student's forward."""
+    _conv_backward(layer_cls, conv_cases("stride1"), "conv backward, stride 1")
+
+
+def conv_backward_strided(layer_cls):
+    """Conv backward with strides 2 and 3, against the oracle and the numerical gradient of the student's forward."""
+    _conv_backward(layer_cls, conv_cases("strided"), "conv backward, stride 2 and 3")
+
+
+def conv_batch_of_one(layer_cls):
+    """Conv forward and backward with a batch of 1, a single filter, and both."""
+    cases = conv_cases("batch_of_one")
+    for label, x, weights, stride, grad_output in cases:
+        run_conv_forward_case(layer_cls, x, weights, stride, oracle.conv_forward(x, weights, stride), label)
+        expected = oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)
+        run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label)
+    _passed("conv, batch of one and single filter (forward and backward)", 2 * len(cases))
+
+
+def pool_views(layer_cls):
+    """The pooling layer's windows: type, count, order, output indices and contents; k = 2, 3, 4."""
+    cases = pool_cases()
+    for label, x, k, _ in cases:
+        run_pool_views_case(layer_cls, x, k, label)
+    _passed("pool views", len(cases))
+
+
+def pool_forward(layer_cls):
+    """Max pooling forward with k = 2, 3, 4, including sizes that k does not divide."""
+    cases = pool_cases()
+    for label, x, k, _ in cases:
+        run_pool_forward_case(layer_cls, x, k, oracle.maxpool_forward(x, k), label)
+    _passed("pool forward", len(cases))
+
+
+def _pool_backward(layer_cls, cases, title):
+    for label, x, k, grad_output in cases:
+        run_pool_backward_case(layer_cls, x, k, grad_output, oracle.maxpool_backward(x, grad_output, k), label)
+    _passed(title, len(cases))
+
+
+def pool_backward(layer_cls):
+    """Max pooling backward without ties, against the oracle and the numerical gradient of the student's forward."""
+    _pool_backward(layer_cls, pool_cases(), "pool backward")
+
+
+def pool_backward_ties(layer_cls):
+    """Max pooling backward with tied maxima: the gradient goes to the first maximum in row-major order."""
+    _pool_backward(layer_cls, pool_tie_cases(), "pool backward with ties")

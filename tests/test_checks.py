@@ -1,0 +1,571 @@
+"""Tests of cnnkit.checks and cnnkit.mistakes.
+
+The checks must pass the reference layers (loaded from solutions/), fail the blog post's buggy layers
+exactly where they are wrong, recognise each known mistake (a subclass of the reference overriding one
+method) and say so, let a stub's NotImplementedError through, and report what, where and why.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cnnkit import checks, mistakes, oracle
+from reference import Convolution2dLayer, MaxPooling2dLayer
+
+
+def _load_original_post():
+    path = Path(__file__).parent / "fixtures" / "original_post.py"
+    spec = importlib.util.spec_from_file_location("original_post", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+original_post = _load_original_post()
+
+CONV_CHECKS = ["conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
+               "conv_backward_strided", "conv_batch_of_one"]
+POOL_CHECKS = ["pool_views", "pool_forward", "pool_backward", "pool_backward_ties"]
+ALL_CHECKS = CONV_CHECKS + POOL_CHECKS
+
+
+def run(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer):
+    """Run the named check on the conv or the pooling class, according to its name."""
+    getattr(checks, check)(conv_cls if check.startswith("conv") else pool_cls)
+
+
+def failure(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer):
+    """The CheckFailed raised by the named check (the test fails if it passes)."""
+    with pytest.raises(checks.CheckFailed) as info:
+        run(check, conv_cls, pool_cls)
+    return info.value
+
+
+# ---- the reference and the blog post ------------------------------------------------------------------
+
+@pytest.mark.parametrize("check", ALL_CHECKS)
+def test_reference_passes_with_one_short_line(check, capsys):
+    run(check)
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.endswith("cases passed.\n") and len(out) < 80
+
+
+@pytest.mark.parametrize("check", ["conv_forward_stride1", "conv_backward_stride1", "pool_views", "pool_forward",
+                                   "pool_backward"])
+def test_original_post_passes_where_it_is_right(check):
+    run(check, original_post.Convolution2dLayer, original_post.MaxPooling2dLayer)
+
+
+@pytest.mark.parametrize("check, phrases, chained", [
+    ("conv_views", ["conv views: wrong indices", "stride 2", "(0, 2), expected (0, 1)",
+                    "i // stride, not the input index i"], None),
+    ("conv_forward_strided", ["forward(x) raised IndexError", "stride 2", "i // stride, not the input index i"],
+     IndexError),
+    ("conv_backward_strided", ["conv backward: wrong values", "ignores the stride"], None),
+    ("conv_batch_of_one", ["backward(cache, grad_output) raised IndexError", "batch 1", ".squeeze() drops"],
+     IndexError),
+    ("pool_backward_ties", ["pool backward: wrong values", "every tied maximum", "FIRST of them in row-major order",
+                            "must add up to grad_output"], None),
+])
+def test_original_post_fails_with_the_cause(check, phrases, chained):
+    error = failure(check, original_post.Convolution2dLayer, original_post.MaxPooling2dLayer)
+    for phrase in phrases:
+        assert phrase in str(error)
+    assert type(error.__cause__) is chained if chained else error.__cause__ is None
+
+
+# ---- known mistakes, one overridden method each ---------------------------------------------------------
+
+class FlippedForward(Convolution2dLayer):
+    def forward(self, x):
+        weights = self.weights
+        self.weights = weights[:, ::-1, ::-1]
+        try:
+            return super().forward(x)
+        finally:
+            self.weights = weights
+
+
+class GuardedForwardAtInputIndex(Convolution2dLayer):
+    """Writes out[i, j] at the window's input corner, skipping the corners outside the output."""
+
+    def forward(self, x):
+        cache = {"x": x, "out": np.zeros(oracle.conv_forward(x, self.weights, self.stride).shape)}
+        k, (h_out, w_out) = self.filter_size, cache["out"].shape[2:]
+        for i in range(0, x.shape[2] - k + 1, self.stride):
+            for j in range(0, x.shape[3] - k + 1, self.stride):
+                if i < h_out and j < w_out:
+                    cache["out"][:, :, i, j] = np.sum(x[:, :, i:i + k, j:j + k] * self.weights, axis=(2, 3))
+        return cache
+
+
+class ConvViewsAtInputIndex(Convolution2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        k, s = self.filter_size, self.stride
+        for i in range(0, x.shape[2] - k + 1, s):
+            for j in range(0, x.shape[3] - k + 1, s):
+                yield i, j, x[:, :, i:i + k, j:j + k]
+
+
+class ConvViewsTrueDivision(Convolution2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        k, s = self.filter_size, self.stride
+        for i in range(0, x.shape[2] - k + 1, s):
+            for j in range(0, x.shape[3] - k + 1, s):
+                yield i / s, j / s, x[:, :, i:i + k, j:j + k]
+
+
+class ConvViewsSlicedAtOutputIndex(Convolution2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        k, s = self.filter_size, self.stride
+        for i in range(0, x.shape[2] - k + 1, s):
+            for j in range(0, x.shape[3] - k + 1, s):
+                yield i // s, j // s, x[:, :, i // s:i // s + k, j // s:j // s + k]
+
+
+class BackwardIgnoringStride(Convolution2dLayer):
+    """The blog post's formula, without its .squeeze()."""
+
+    def backward(self, cache, grad_output):
+        x, (h_out, w_out) = cache["x"], grad_output.shape[2:]
+        grads = np.zeros(self.weights.shape)
+        for a in range(self.filter_size):
+            for b in range(self.filter_size):
+                grads[:, a, b] = np.sum(grad_output * x[:, :, a:a + h_out, b:b + w_out], axis=(0, 2, 3))
+        return grads
+
+
+class BackwardAveraged(Convolution2dLayer):
+    def backward(self, cache, grad_output):
+        return super().backward(cache, grad_output) / len(cache["x"])
+
+
+class BackwardFlipped(Convolution2dLayer):
+    def backward(self, cache, grad_output):
+        return super().backward(cache, grad_output)[:, ::-1, ::-1]
+
+
+class AveragePooling(MaxPooling2dLayer):
+    def forward(self, x):
+        cache = {"x": x, "out": np.zeros(oracle.maxpool_forward(x, self.filter_size).shape)}
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            cache["out"][:, :, out_row, out_col] = np.mean(view, axis=(2, 3))
+        return cache
+
+
+class GuardedPoolAtInputIndex(MaxPooling2dLayer):
+    def forward(self, x):
+        k = self.filter_size
+        cache = {"x": x, "out": np.zeros(oracle.maxpool_forward(x, k).shape)}
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            if out_row * k < cache["out"].shape[2] and out_col * k < cache["out"].shape[3]:
+                cache["out"][:, :, out_row * k, out_col * k] = np.max(view, axis=(2, 3))
+        return cache
+
+
+class PoolViewsAtInputIndex(MaxPooling2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        k = self.filter_size
+        for i in range(0, x.shape[2] - k + 1, k):
+            for j in range(0, x.shape[3] - k + 1, k):
+                yield i, j, x[:, :, i:i + k, j:j + k]
+
+
+class EveryTiedMax(MaxPooling2dLayer):
+    def backward(self, cache, grad_output):
+        x, k = cache["x"], self.filter_size
+        grads = np.zeros(x.shape)
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            is_max = view == view.max(axis=(2, 3), keepdims=True)
+            g = grad_output[:, :, out_row:out_row + 1, out_col:out_col + 1]
+            grads[:, :, out_row * k:(out_row + 1) * k, out_col * k:(out_col + 1) * k] = is_max * g
+        return grads
+
+
+class LastMax(MaxPooling2dLayer):
+    def backward(self, cache, grad_output):
+        x, k = cache["x"], self.filter_size
+        grads = np.zeros(x.shape)
+        batch, channel = np.arange(x.shape[0])[:, None], np.arange(x.shape[1])[None, :]
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            last_max = k * k - 1 - np.argmax(view.reshape(*view.shape[:2], k * k)[:, :, ::-1], axis=2)
+            row, col = np.unravel_index(last_max, (k, k))
+            grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, out_row, out_col]
+        return grads
+
+
+class AverageGradient(MaxPooling2dLayer):
+    def backward(self, cache, grad_output):
+        x, k = cache["x"], self.filter_size
+        grads = np.zeros(x.shape)
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            g = grad_output[:, :, out_row:out_row + 1, out_col:out_col + 1] / k**2
+            grads[:, :, out_row * k:(out_row + 1) * k, out_col * k:(out_col + 1) * k] = g
+        return grads
+
+
+MISTAKES = [
+    # (class, checks it must fail with a phrase of the message, checks it must pass)
+    (FlippedForward, {"conv_forward_stride1": "the kernel is flipped", "conv_forward_strided": "the kernel is flipped",
+                      "conv_backward_stride1": "not the numerical gradient"}, ["conv_views"]),
+    (GuardedForwardAtInputIndex, {"conv_forward_strided": "written at the input index"},
+     ["conv_forward_stride1", "conv_backward_stride1"]),
+    (ConvViewsAtInputIndex, {"conv_views": "i // stride, not the input index i",
+                             "conv_forward_strided": "i // stride, not the input index i"},
+     ["conv_forward_stride1", "conv_backward_stride1", "conv_batch_of_one"]),
+    (ConvViewsTrueDivision, {"conv_views": "integer division"}, []),
+    (ConvViewsSlicedAtOutputIndex, {"conv_views": "start at the input index"}, ["conv_forward_stride1"]),
+    (BackwardIgnoringStride, {"conv_backward_strided": "ignores the stride"},
+     ["conv_backward_stride1", "conv_batch_of_one"]),
+    (BackwardAveraged, {"conv_backward_stride1": "averaged over the batch", "conv_batch_of_one": "averaged"},
+     ["conv_forward_stride1"]),
+    (BackwardFlipped, {"conv_backward_stride1": "the gradient is flipped",
+                       "conv_backward_strided": "the gradient is flipped"}, ["conv_forward_stride1"]),
+    (AveragePooling, {"pool_forward": "average pooling"}, ["pool_views", "pool_backward_ties"]),
+    (GuardedPoolAtInputIndex, {"pool_forward": "written at the input index"}, ["pool_views"]),
+    (PoolViewsAtInputIndex, {"pool_views": "i // k, not the input index i", "pool_forward": "i // k"}, []),
+    (EveryTiedMax, {"pool_backward_ties": "every tied maximum"}, ["pool_backward"]),
+    (LastMax, {"pool_backward_ties": "last maximum"}, ["pool_backward"]),
+    (AverageGradient, {"pool_backward": "gradient of average pooling",
+                       "pool_backward_ties": "gradient of average pooling"}, ["pool_forward"]),
+]
+
+
+@pytest.mark.parametrize("cls, failing, passing", MISTAKES, ids=[cls.__name__ for cls, _, _ in MISTAKES])
+def test_known_mistake_fails_with_its_diagnosis(cls, failing, passing):
+    for check, phrase in failing.items():
+        assert phrase in str(failure(check, cls, cls)), check
+    for check in passing:
+        run(check, cls, cls)
+
+
+def test_consistent_flip_in_forward_and_backward_blames_forward():
+    class FlippedBoth(FlippedForward, BackwardFlipped):
+        pass
+
+    message = str(failure("conv_backward_stride1", FlippedBoth))
+    assert "the gradient is flipped" in message and "exact gradient of your own forward" in message
+
+
+def test_correct_backward_with_wrong_forward_reports_the_numerical_check():
+    message = str(failure("conv_backward_stride1", FlippedForward))
+    assert "matches the expected gradient" in message and "run the forward checks first" in message
+
+
+# ---- stubs, wrong types and exceptions -------------------------------------------------------------------
+
+class ConvStub(Convolution2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        raise NotImplementedError()
+        yield
+
+    def forward(self, x):
+        raise NotImplementedError()
+
+    def backward(self, cache, grad_output):
+        raise NotImplementedError()
+
+
+class PoolStub(MaxPooling2dLayer):
+    def _get_filtersizeXfiltersize_views(self, x):
+        raise NotImplementedError()
+        yield
+
+    def forward(self, x):
+        raise NotImplementedError()
+
+    def backward(self, cache, grad_output):
+        raise NotImplementedError()
+
+
+@pytest.mark.parametrize("check", ALL_CHECKS)
+def test_stub_propagates_not_implemented_error(check):
+    with pytest.raises(NotImplementedError):
+        run(check, ConvStub, PoolStub)
+
+
+def test_unimplemented_views_propagate_through_forward():
+    class ViewsStub(Convolution2dLayer):
+        def _get_filtersizeXfiltersize_views(self, x):
+            raise NotImplementedError()
+            yield
+
+    with pytest.raises(NotImplementedError):
+        run("conv_forward_stride1", ViewsStub)
+
+
+def test_views_returning_a_list():
+    class ListViews(MaxPooling2dLayer):
+        def _get_filtersizeXfiltersize_views(self, x):
+            return list(super()._get_filtersizeXfiltersize_views(x))
+
+    message = str(failure("pool_views", pool_cls=ListViews))
+    assert "wrong type" in message and "returned a list, expected a generator" in message and "yield" in message
+
+
+def test_views_yielding_too_many_windows():
+    class BorderViews(Convolution2dLayer):
+        def _get_filtersizeXfiltersize_views(self, x):
+            for i in range(0, x.shape[2], self.stride):
+                for j in range(0, x.shape[3], self.stride):
+                    yield i // self.stride, j // self.stride, x[:, :, i:i + self.filter_size, j:j + self.filter_size]
+
+    message = str(failure("conv_views", BorderViews))
+    assert "wrong number of windows" in message and "range(0, H - k + 1, stride)" in message
+
+
+def test_forward_returning_none():
+    class NoReturn(Convolution2dLayer):
+        def forward(self, x):
+            super().forward(x)
+
+    message = str(failure("conv_forward_stride1", NoReturn))
+    assert "wrong type: forward(x) returned None" in message and "return cache" in message
+
+
+def test_forward_without_x_in_the_cache():
+    class NoX(MaxPooling2dLayer):
+        def forward(self, x):
+            return {"out": super().forward(x)["out"]}
+
+    assert "no key 'x'" in str(failure("pool_forward", pool_cls=NoX))
+
+
+def test_forward_caching_something_else_than_x():
+    class CachesSqueezedX(Convolution2dLayer):
+        def forward(self, x):
+            return {**super().forward(x), "x": x[:, 0]}
+
+    assert 'wrong shape: forward(x)["x"] has shape (2, 3, 4), expected (2, 1, 3, 4)' in str(
+        failure("conv_forward_stride1", CachesSqueezedX))
+
+
+def test_backward_with_the_wrong_shape():
+    class OutputShapedGradient(MaxPooling2dLayer):
+        def backward(self, cache, grad_output):
+            return grad_output
+
+    message = str(failure("pool_backward", pool_cls=OutputShapedGradient))
+    assert "wrong shape: backward(cache, grad_output) has shape (2, 2, 2, 2), expected (2, 2, 4, 5)" in message
+
+
+def test_backward_returning_none():
+    class NoReturn(Convolution2dLayer):
+        def backward(self, cache, grad_output):
+            super().backward(cache, grad_output)
+
+    message = str(failure("conv_backward_stride1", NoReturn))
+    assert "wrong type: backward(cache, grad_output) is None" in message and "return statement" in message
+
+
+def test_backward_with_an_integer_dtype():
+    class IntegerGradient(MaxPooling2dLayer):
+        def backward(self, cache, grad_output):
+            return super().backward(cache, grad_output).astype(int)
+
+    message = str(failure("pool_backward", pool_cls=IntegerGradient))
+    assert "wrong dtype" in message and "int64" in message
+
+
+def test_squeezed_output_shape_is_diagnosed():
+    class SqueezedOutput(Convolution2dLayer):
+        def forward(self, x):
+            cache = super().forward(x)
+            cache["out"] = cache["out"].squeeze()
+            return cache
+
+    run("conv_forward_stride1", SqueezedOutput)
+    message = str(failure("conv_batch_of_one", SqueezedOutput))
+    assert "wrong shape" in message and ".squeeze() drops" in message
+
+
+def test_exception_from_student_code_is_chained():
+    class Broken(MaxPooling2dLayer):
+        def forward(self, x):
+            raise ValueError("boom")
+
+    error = failure("pool_forward", pool_cls=Broken)
+    assert isinstance(error.__cause__, ValueError) and "forward(x) raised ValueError: boom" in str(error)
+    assert "Likely cause" not in str(error)  # no size-1 axis in the first case: nothing to suggest
+
+
+def test_failure_message_locates_the_first_wrong_element():
+    class OffByOne(Convolution2dLayer):
+        def forward(self, x):
+            cache = super().forward(x)
+            cache["out"][0, 1, 1, 2] += 1
+            return cache
+
+    message = str(failure("conv_forward_stride1", OffByOne))
+    assert message.splitlines() == [
+        'conv forward: wrong values in forward(x)["out"].',
+        "Configuration: stride 1, batch 2, 2 filters, 3x4 input, 2x2 filter (hand-checkable case).",
+        'First wrong element: forward(x)["out"][0, 1, 1, 2] = 95, expected 94 (error 1).',
+        "1 of 24 elements are wrong (largest error 1).",
+    ]
+
+
+def test_messages_are_short():
+    for check, cls in [("conv_forward_strided", original_post.Convolution2dLayer), ("pool_backward", AverageGradient),
+                       ("pool_backward_ties", EveryTiedMax)]:
+        message = str(failure(check, cls, cls))
+        assert len(message.splitlines()) <= 8 and "[[" not in message
+
+
+def test_checks_leave_the_global_random_state_alone():
+    class Deterministic(Convolution2dLayer):
+        def initialize_weights(self):
+            self.weights = np.zeros((self.n_outchannel, self.filter_size, self.filter_size))
+
+    before = np.random.get_state()[1].copy()
+    for check in CONV_CHECKS:
+        run(check, Deterministic)
+    for check in POOL_CHECKS:
+        run(check)
+    assert np.array_equal(np.random.get_state()[1], before)
+
+
+# ---- compare --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("actual, phrase", [
+    ([1.0, 2.0], "wrong type: out is a list, expected a numpy array"),
+    (np.zeros((2, 3)), "wrong shape: out has shape (2, 3), expected (1, 2, 3)"),
+    (np.zeros((1, 2, 3), dtype=int), "wrong dtype: out has dtype int64"),
+    (np.array([[[0.0, 0.0, 0.0], [0.0, 2.5, 0.0]]]), "out[0, 1, 1] = 2.5, expected 0 (error 2.5)"),
+])
+def test_compare_reports_each_aspect(actual, phrase):
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.compare(actual, np.zeros((1, 2, 3)), "out", "some configuration")
+    assert phrase in str(info.value) and "Configuration: some configuration." in str(info.value)
+
+
+def test_compare_accepts_rounding_and_calls_the_diagnosis_on_values_only():
+    expected = np.linspace(-3, 3, 12).reshape(3, 4)
+    checks.compare(expected * (1 + 1e-12), expected, "out", "config", diagnosis=lambda a: pytest.fail())
+    with pytest.raises(checks.CheckFailed) as info:
+        checks.compare(expected + 1, expected, "out", "config", diagnosis=lambda a: "because.")
+    assert "12 of 12 elements are wrong" in str(info.value) and "Likely cause: because." in str(info.value)
+
+
+# ---- mistakes.diagnose ----------------------------------------------------------------------------------
+
+def _mistake_inputs(kind):
+    """Inputs under which every mistake of ``kind`` differs from the correct output (stride 2, batch 3, ties)."""
+    rng = np.random.default_rng(0)
+    if kind.startswith("conv"):
+        x, weights = rng.normal(size=(3, 1, 8, 9)), rng.normal(size=(3, 3, 3))
+        if kind == "conv_forward":
+            return {"x": x, "weights": weights, "stride": 2}
+        return {"x": x, "grad_output": rng.normal(size=(3, 3, 3, 4)), "k": 3, "stride": 2}
+    x = rng.integers(0, 3, size=(2, 2, 7, 9)).astype(float)
+    if kind == "pool_forward":
+        return {"x": x, "k": 2}
+    return {"x": x, "grad_output": rng.normal(size=(2, 2, 3, 4)), "k": 2}
+
+
+DIAGNOSES = [(kind, wrong_output, cause) for kind, known in mistakes.MISTAKES.items()
+             for wrong_output, cause in known]
+
+
+@pytest.mark.parametrize("kind, wrong_output, cause", DIAGNOSES, ids=[f.__name__ for _, f, _ in DIAGNOSES])
+def test_diagnose_recognises_each_mistake(kind, wrong_output, cause):
+    inputs = _mistake_inputs(kind)
+    assert mistakes.diagnose(kind, wrong_output(**inputs), **inputs) == cause
+
+
+@pytest.mark.parametrize("kind", list(mistakes.MISTAKES))
+def test_diagnose_returns_none_on_correct_noisy_or_misshapen_outputs(kind):
+    inputs = _mistake_inputs(kind)
+    correct = mistakes.CORRECT[kind](**inputs)
+    assert mistakes.diagnose(kind, correct, **inputs) is None
+    assert mistakes.diagnose(kind, correct + 1e-3, **inputs) is None
+    assert mistakes.diagnose(kind, correct[:1], **inputs) is None
+    assert mistakes.diagnose(kind, None, **inputs) is None
+
+
+def test_mistakes_equal_to_the_correct_output_are_not_diagnosed():
+    rng = np.random.default_rng(1)
+    x, weights = rng.normal(size=(1, 1, 5, 6)), rng.normal(size=(2, 3, 3))
+    grad_output = rng.normal(size=(1, 2, 3, 4))
+    correct = oracle.conv_weight_grad(x, grad_output, 3, 1)
+    # stride 1: ignoring the stride changes nothing; batch 1: averaging changes nothing.
+    assert mistakes.diagnose("conv_backward", correct, x=x, grad_output=grad_output, k=3, stride=1) is None
+    symmetric = np.ones((2, 3, 3))
+    out = oracle.conv_forward(x, symmetric, 1)
+    assert mistakes.diagnose("conv_forward", out, x=x, weights=symmetric, stride=1) is None
+
+
+def test_conv_mistake_outputs_follow_their_definition():
+    rng = np.random.default_rng(3)
+    x, weights, grad_output = rng.normal(size=(3, 1, 7, 8)), rng.normal(size=(2, 3, 3)), rng.normal(size=(3, 2, 3, 3))
+    flipped_forward = np.zeros((3, 2, 3, 3))
+    ignoring_stride = np.zeros((2, 3, 3))
+    for n, f, p, q in np.ndindex(grad_output.shape):
+        flipped_forward[n, f, p, q] = np.sum(x[n, 0, 2 * p:2 * p + 3, 2 * q:2 * q + 3] * weights[f, ::-1, ::-1])
+        ignoring_stride[f] += grad_output[n, f, p, q] * x[n, 0, p:p + 3, q:q + 3]
+    np.testing.assert_allclose(mistakes.conv_forward_flipped_output(x, weights, 2), flipped_forward)
+    np.testing.assert_allclose(mistakes.conv_backward_ignoring_stride_output(x, grad_output, 3, 2), ignoring_stride)
+    correct = oracle.conv_weight_grad(x, grad_output, 3, 2)
+    np.testing.assert_allclose(mistakes.conv_backward_averaged_output(x, grad_output, 3, 2), correct / 3)
+    np.testing.assert_allclose(mistakes.conv_backward_flipped_output(x, grad_output, 3, 2), correct[:, ::-1, ::-1])
+
+
+def test_input_index_and_pool_mistake_outputs_follow_their_definition():
+    rng = np.random.default_rng(2)
+    x, weights = rng.normal(size=(2, 1, 9, 8)), rng.normal(size=(2, 3, 3))
+    correct, wrong = oracle.conv_forward(x, weights, 3), mistakes.conv_forward_at_input_index_output(x, weights, 3)
+    assert wrong.shape == correct.shape == (2, 2, 3, 2)
+    expected = np.zeros(correct.shape)
+    expected[:, :, 0, 0] = correct[:, :, 0, 0]  # only the corner (0, 0) is a multiple of 3 inside the 3x2 grid
+    np.testing.assert_array_equal(wrong, expected)
+    x = np.array([[[[1.0, 3, 3], [3, 0, 0]]]])
+    grad_output = np.array([[[[2.0]]]])
+    np.testing.assert_array_equal(mistakes.pool_backward_every_tied_max_output(x, grad_output, 2),
+                                  [[[[0, 2, 0], [2, 0, 0]]]])
+    np.testing.assert_array_equal(mistakes.pool_backward_last_max_output(x, grad_output, 2), [[[[0, 0, 0], [2, 0, 0]]]])
+    np.testing.assert_array_equal(mistakes.pool_backward_average_output(x, grad_output, 2),
+                                  [[[[0.5, 0.5, 0], [0.5, 0.5, 0]]]])
+    np.testing.assert_array_equal(mistakes.pool_forward_average_output(x, 2), [[[[1.75]]]])
+    x = np.arange(1.0, 31.0).reshape(1, 1, 5, 6)  # 2x2 maxima at odd rows and columns: 8, 10, 12, 20, 22, 24
+    np.testing.assert_array_equal(mistakes.pool_forward_at_input_index_output(x, 2), [[[[8, 0, 10], [0, 0, 0]]]])
+
+
+# ---- the cases themselves ------------------------------------------------------------------------------
+
+def test_hand_checkable_cases_have_the_documented_values():
+    _, x, weights, stride, grad_output = checks.conv_cases("stride1")[0]
+    out = oracle.conv_forward(x, weights, stride)
+    np.testing.assert_array_equal(out[0, 0], [[0, 1, 2], [4, 5, 6]])  # the filter copying the top-left pixel
+    np.testing.assert_array_equal(out[0, 1], [[34, 44, 54], [74, 84, 94]])  # [[1, 2], [3, 4]] on 4 r + c
+    np.testing.assert_array_equal(oracle.conv_weight_grad(x, grad_output, 2, 1)[0], [[21, 26], [44, 53]])
+    _, x, weights, stride, _ = checks.conv_cases("strided")[0]
+    np.testing.assert_array_equal(oracle.conv_forward(x, weights, stride)[0, 0], [[0, 2, 4], [14, 16, 18]])
+    _, x, k, grad_output = checks.pool_cases()[0]
+    np.testing.assert_array_equal(oracle.maxpool_forward(x, k)[0], [[[17, 19], [14, 18]], [[19, 18], [15, 17]]])
+    _, x, k, grad_output = checks.pool_tie_cases()[0]
+    grads = oracle.maxpool_backward(x, grad_output, k)[0, 0]
+    assert {tuple(i) for i in np.argwhere(grads)} == {(0, 0), (0, 3), (0, 4), (2, 1), (2, 2), (2, 4)}
+    np.testing.assert_array_equal(grads[grads != 0], [1, 2, 3, 4, 5, 6])
+
+
+def test_cases_cover_the_required_configurations():
+    strided = checks.conv_cases("strided")
+    assert {stride for _, _, _, stride, _ in strided} == {2, 3}
+    for _, x, weights, stride, _ in strided:
+        h, w, k = x.shape[2], x.shape[3], weights.shape[1]
+        assert h != w and ((h - k) % stride or (w - k) % stride)
+        assert min(oracle.conv_output_size(h, k, stride), oracle.conv_output_size(w, k, stride)) >= 2
+    assert {(len(x), len(weights)) for _, x, weights, _, _ in checks.conv_cases("batch_of_one")} == {
+        (1, 3), (2, 1), (1, 1)}
+    for _, x, weights, _, _ in checks.conv_cases("stride1") + strided:
+        assert len(x) > 1 and len(weights) > 1  # batch-of-one problems show up in conv_batch_of_one only
+    pool = checks.pool_cases()
+    assert {k for _, _, k, _ in pool} >= {2, 3} and any(x.shape[3] % k for _, x, k, _ in pool)
+    for _, x, k, _ in pool:
+        assert not checks.has_ties(x, k)
+        windows = np.sort(mistakes._windows(x, k), axis=-1)
+        assert np.min(windows[..., -1] - windows[..., -2]) > 1e-5  # far from eps: the numerical gradient is valid
+    assert all(checks.has_ties(x, k) for _, x, k, _ in checks.pool_tie_cases())
+    assert {k for _, _, k, _ in checks.pool_tie_cases()} == {2, 3}
