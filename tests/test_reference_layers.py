@@ -56,11 +56,14 @@ EDGE_CONV = [
 ]
 
 
-def with_examples(cases):
-    """Decorate a property so that each case in ``cases`` always runs too."""
+def with_examples(cases, arguments=1):
+    """Decorate a property so that each case in ``cases`` always runs too.
+
+    With ``arguments`` > 1, each case is the tuple of the property's arguments.
+    """
     def decorate(test):
         for case in cases:
-            test = example(case)(test)
+            test = (example(*case) if arguments > 1 else example(case))(test)
         return test
     return decorate
 
@@ -140,7 +143,7 @@ EDGE_POOL = [
 
 @PROPERTY
 @given(pool_configs(), st.booleans())
-@with_examples([(case, ties) for case in EDGE_POOL for ties in (False, True)])
+@with_examples([(case, ties) for case in EDGE_POOL for ties in (False, True)], arguments=2)
 def test_pool_forward_and_backward_match_oracle(config, ties):
     layer, x, grad_output = make_pool(*config, ties=ties)
     k = layer.filter_size

@@ -1,0 +1,169 @@
+"""Grade a class: ``python -m autograder.grade SUBMISSIONS`` (what ``make grade`` runs).
+
+SUBMISSIONS is a folder ``<student_id>/<notebook>.ipynb`` or an LMS export zip. For every student:
+add them to nbgrader's gradebook, autograde (hidden tests included), generate the feedback HTML;
+then write autograder/reports/grades.csv, tests.csv and class_report.png, and print one row per
+student. A bad submission is recorded with its status and never stops the others; the exit status
+is non-zero only when the kit itself failed.
+"""
+
+import argparse
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.apps import NbGraderAPI
+from traitlets.config.loader import PyFileConfigLoader
+from tqdm.auto import tqdm
+
+from autograder import reports
+from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
+from autograder.submissions import is_safe_student_id, read_folder, read_zip
+
+# Statuses, worst first: a student's status is the worst thing that happened to any notebook.
+STATUSES = ["grader error", "invalid student id", "kernel died", "timed out", "unreadable notebook",
+            "missing notebook", "graded"]
+
+
+@dataclass
+class StudentResult:
+    """One row of the grade table."""
+
+    student_id: str
+    status: str = "graded"
+    notes: list = field(default_factory=list)  # human-readable reasons, one per problem
+    scores: dict = field(default_factory=dict)  # notebook -> points earned
+    tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
+
+    def worsen(self, status, note):
+        """Record a problem; keep the worst status."""
+        self.notes.append(note)
+        if STATUSES.index(status) < STATUSES.index(self.status):
+            self.status = status
+
+
+def make_api(course_root):
+    """An nbgrader API object configured by the course's nbgrader_config.py, rooted at ``course_root``."""
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+    config.CourseDirectory.root = str(course_root)
+    return NbGraderAPI(config=config)
+
+
+def cell_problems(autograded_notebook):
+    """'timed out' if a cell hit the time limit, else None."""
+    notebook = nbformat.read(autograded_notebook, as_version=4)
+    for cell in notebook.cells:
+        if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", [])):
+            return "timed out"
+    return None
+
+
+def grade_student(api, course_root, submission, max_scores):
+    """Autograde and give feedback to one student; never raises for a bad submission."""
+    result = StudentResult(submission.student_id, scores={name: 0.0 for name in max_scores})
+    if not is_safe_student_id(submission.student_id):
+        result.worsen("invalid student id", "student folder names may use letters, digits and . - _ @ only")
+        return result
+    for name in submission.missing:
+        result.worsen("missing notebook", f"{name}.ipynb was not handed in")
+    for name, reason in submission.unreadable.items():
+        result.worsen("unreadable notebook", f"{name}.ipynb is not a readable notebook ({reason})")
+    submitted = Path(course_root) / "submitted" / submission.student_id / ASSIGNMENT
+    shutil.rmtree(submitted.parent, ignore_errors=True)
+    submitted.mkdir(parents=True)
+    for name, path in submission.notebooks.items():
+        shutil.copyfile(path, submitted / f"{name}.ipynb")
+    if not submission.notebooks:
+        return result
+    outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
+    if not outcome["success"]:
+        text = outcome.get("log", "") + outcome.get("error", "")
+        if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
+            result.worsen("kernel died", "the kernel died while running the notebook (crash or memory)")
+        else:
+            result.worsen("grader error", (outcome.get("error") or "autograde failed").strip().splitlines()[-1])
+        return result
+    autograded = Path(course_root) / "autograded" / submission.student_id / ASSIGNMENT
+    for name in submission.notebooks:
+        if cell_problems(autograded / f"{name}.ipynb"):
+            result.worsen("timed out", f"a cell of {name}.ipynb ran past the time limit")
+    feedback = api.generate_feedback(ASSIGNMENT, submission.student_id, force=True)
+    if not feedback["success"]:
+        result.worsen("grader error", "feedback could not be generated")
+    return result
+
+
+def read_scores(course_root, result, graded_cells):
+    """Fill ``result.scores`` and ``result.tests`` from the gradebook (0 for what was not graded)."""
+    with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
+        for notebook, cells in graded_cells.items():
+            try:
+                graded = gradebook.find_submission_notebook(notebook, ASSIGNMENT, result.student_id)
+            except MissingEntry:
+                graded = None
+            earned = {grade.name: grade.score for grade in graded.grades} if graded else {}
+            for grade_id, max_points in cells:
+                result.tests.append((notebook, grade_id, earned.get(grade_id, 0.0), max_points))
+            result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
+
+
+def graded_cells_of_source():
+    """{notebook: [(grade_id, max_points), ...]} of the assignment, in notebook and cell order."""
+    graded = {}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        cells = [cell.metadata["nbgrader"] for cell in nbformat.read(path, as_version=4).cells]
+        graded[path.stem] = [(meta["grade_id"], float(meta["points"])) for meta in cells if meta.get("grade")]
+    return graded
+
+
+def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True):
+    """Grade every student of ``submissions_path``; returns the list of StudentResult."""
+    course_root = Path(course_root).resolve()
+    reports_dir = Path(reports_dir or course_root / "reports")
+    generate_assignment(course_root)  # the gradebook learns the graded cells and hidden tests from solutions/
+    graded_cells = graded_cells_of_source()
+    names = list(graded_cells)
+    submissions_path = Path(submissions_path)
+    if submissions_path.is_file() and submissions_path.suffix == ".zip":
+        submissions = read_zip(submissions_path, course_root, ASSIGNMENT, names)
+    else:
+        submissions = read_folder(submissions_path, names)
+    max_scores = {nb: sum(points for _, points in cells) for nb, cells in graded_cells.items()}
+    api = make_api(course_root)
+    results = []
+    with tqdm(submissions, desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
+        for submission in bar:
+            bar.set_postfix_str(submission.student_id)
+            try:
+                result = grade_student(api, course_root, submission, max_scores)
+            except Exception as error:  # a bug of the kit or of nbgrader: record it, grade the others
+                result = StudentResult(submission.student_id)
+                result.worsen("grader error", f"{type(error).__name__}: {error}")
+            read_scores(course_root, result, graded_cells)
+            results.append(result)
+    reports.write_all(results, graded_cells, reports_dir)
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("submissions", type=Path, help="folder <student_id>/<notebook>.ipynb, or an LMS zip")
+    parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
+    parser.add_argument("--reports", type=Path, default=None, help="where the CSVs and figures go")
+    args = parser.parse_args(argv)
+    if not args.submissions.exists():
+        parser.error(f"{args.submissions} does not exist")
+    started = time.perf_counter()
+    results = grade(args.submissions, args.course_root, args.reports)
+    print(reports.table(results))
+    print(f"\n{len(results)} students graded in {time.perf_counter() - started:.1f} s. "
+          f"Reports in {args.reports or args.course_root / 'reports'}")
+    return 1 if any(result.status == "grader error" for result in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""What grading leaves behind: grades.csv, tests.csv, the class report figure and the printed table."""
+
+import csv
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+import seaborn as sns  # noqa: E402
+
+
+def _points(value):
+    """Points as written in the reports: integers without '.0', otherwise two decimals."""
+    return int(value) if float(value).is_integer() else round(float(value), 2)
+
+
+def write_grades(results, graded_cells, path):
+    """grades.csv: student_id, status, total, max_total, then <notebook>_score, <notebook>_max per notebook."""
+    max_scores = {nb: sum(points for _, points in cells) for nb, cells in graded_cells.items()}
+    header = ["student_id", "status", "total", "max_total"]
+    for notebook in graded_cells:
+        header += [f"{notebook}_score", f"{notebook}_max"]
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(header)
+        for result in results:
+            row = [result.student_id, result.status, _points(sum(result.scores.values())),
+                   _points(sum(max_scores.values()))]
+            for notebook in graded_cells:
+                row += [_points(result.scores[notebook]), _points(max_scores[notebook])]
+            writer.writerow(row)
+
+
+def write_tests(results, path):
+    """tests.csv: one row per student and graded test cell."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student_id", "notebook", "grade_id", "points", "max_points"])
+        for result in results:
+            for notebook, grade_id, points, max_points in result.tests:
+                writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(max_points)])
+
+
+def plot_class_report(results, path):
+    """One PNG: the distribution of total scores, and each test's pass rate across the class."""
+    tests = pd.DataFrame([(r.student_id, f"{nb}: {gid}", pts, mx) for r in results for nb, gid, pts, mx in r.tests],
+                         columns=["student_id", "test", "points", "max_points"])
+    tests["passed"] = tests.points >= tests.max_points
+    totals = tests.groupby("student_id").agg(total=("points", "sum"), max_total=("max_points", "sum"))
+    pass_rate = tests.groupby("test", sort=False).passed.mean().mul(100).reset_index()
+    sns.set_theme(style="whitegrid")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * len(pass_rate) + 2.5),
+                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    sns.histplot(totals.total, bins=min(20, int(totals.max_total.max()) + 1), binrange=(0, totals.max_total.max()),
+                 ax=left, color="tab:blue")
+    left.set(title=f"Total scores of {len(totals)} students", xlabel=f"points (out of {_points(totals.max_total.max())})",
+             ylabel="students")
+    sns.barplot(pass_rate, x="passed", y="test", ax=right, color="tab:green")
+    right.set(title="Pass rate of each test", xlabel="% of students with full points", ylabel="", xlim=(0, 100))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def write_all(results, graded_cells, reports_dir):
+    """Write grades.csv, tests.csv and class_report.png into ``reports_dir``."""
+    reports_dir = Path(reports_dir)
+    reports_dir.mkdir(parents=True, exist_ok=True)
+    write_grades(results, graded_cells, reports_dir / "grades.csv")
+    write_tests(results, reports_dir / "tests.csv")
+    if results:
+        plot_class_report(results, reports_dir / "class_report.png")
+
+
+def table(results):
+    """The grade table printed at the end: one row per student, each notebook's score, status and notes."""
+    notebooks = list(results[0].scores) if results else []
+    rows = [["student", *notebooks, "total", "status"]]
+    for result in results:
+        rows.append([result.student_id, *(f"{_points(result.scores[nb])}" for nb in notebooks),
+                     f"{_points(sum(result.scores.values()))}", result.status])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    for result in results:
+        lines += [f"  {result.student_id}: {note}" for note in result.notes]
+    return "\n".join(lines)

@@ -1,0 +1,96 @@
+"""Taking in submissions: a folder ``DIR/<student_id>/<notebook>.ipynb`` or an LMS export zip.
+
+Each notebook is checked before nbgrader sees it, so that a missing or unreadable notebook is
+recorded with its reason instead of stopping the run.
+"""
+
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+# Files in an LMS export zip: either folders per student (<anything>/<student_id>/<notebook>.ipynb)
+# or Canvas-style flat names (<student_id>_[late_]<ids>_<notebook>[-<n>].ipynb).
+FOLDER_PER_STUDENT = r".*/(?P<student_id>[^/]+)/(?P<file_id>[^/]+\.ipynb)$"
+CANVAS_FLAT = r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)+(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$"
+
+
+@dataclass
+class Submission:
+    """What one student handed in: readable notebooks by name, and the problems found."""
+
+    student_id: str
+    notebooks: dict = field(default_factory=dict)  # notebook name (no .ipynb) -> Path
+    missing: list = field(default_factory=list)  # notebook names not handed in
+    unreadable: dict = field(default_factory=dict)  # notebook name -> reason
+
+
+def unreadable_reason(path):
+    """None if ``path`` is a valid notebook, otherwise a one-line reason."""
+    try:
+        nbformat.validate(nbformat.read(path, as_version=4))
+    except Exception as error:  # NotJSONError, ValidationError, UnicodeDecodeError, ...
+        first_line = (str(error).strip().splitlines() or [""])[0][:120]
+        return f"{type(error).__name__}: {first_line}"
+    return None
+
+
+def read_student(folder, student_id, notebook_names):
+    """The submission of one student whose notebooks sit directly in ``folder``."""
+    submission = Submission(student_id)
+    for name in notebook_names:
+        path = Path(folder) / f"{name}.ipynb"
+        if not path.is_file():
+            submission.missing.append(name)
+        elif reason := unreadable_reason(path):
+            submission.unreadable[name] = reason
+        else:
+            submission.notebooks[name] = path
+    return submission
+
+
+def read_folder(folder, notebook_names):
+    """Submissions from ``folder/<student_id>/<notebook>.ipynb``, one per student folder, sorted by id."""
+    return [read_student(student_dir, student_dir.name, notebook_names)
+            for student_dir in sorted(p for p in Path(folder).iterdir() if p.is_dir() and not p.name.startswith("."))]
+
+
+def collect_zip(archive, course_root, assignment):
+    """Unpack an LMS export zip into ``<course_root>/submitted`` with nbgrader's ``zip_collect``.
+
+    :returns: the folder of ``<student_id>/<assignment>/`` directories it filled.
+    """
+    course_root = Path(course_root)
+    downloaded = course_root / "downloaded" / assignment
+    shutil.rmtree(downloaded, ignore_errors=True)
+    (downloaded / "archive").mkdir(parents=True)
+    shutil.copy2(archive, downloaded / "archive")
+    with zipfile.ZipFile(archive) as zf:
+        names = [name for name in zf.namelist() if name.endswith(".ipynb") and "__MACOSX" not in name]
+    regexp = FOLDER_PER_STUDENT if any("/" in name for name in names) else CANVAS_FLAT
+    collected = course_root / "collected"
+    shutil.rmtree(collected, ignore_errors=True)
+    subprocess.run(
+        [str(Path(sys.executable).with_name("nbgrader")), "zip_collect", assignment, "--force", "--log-level=WARN",
+         f"--CourseDirectory.root={course_root}", f"--CourseDirectory.submitted_directory={collected.name}",
+         f"--FileNameCollectorPlugin.named_regexp={regexp}"],
+        cwd=Path(__file__).parent, check=True,
+    )
+    return collected
+
+
+def read_zip(archive, course_root, assignment, notebook_names):
+    """Submissions from an LMS export zip, laid out as a folder first by :func:`collect_zip`."""
+    collected = collect_zip(archive, course_root, assignment)
+    return [read_student(student_dir / assignment, student_dir.name, notebook_names)
+            for student_dir in sorted(p for p in collected.iterdir() if p.is_dir())]
+
+
+def is_safe_student_id(student_id):
+    """Student ids become folder names and database keys: letters, digits, ``.-_@`` only."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,99}", student_id))
