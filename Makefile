@@ -5,6 +5,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+# nbgrader runs helper programs (alembic) that it expects on PATH.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: lab test release clean
 

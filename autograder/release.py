@@ -8,6 +8,7 @@ Usage: ``python -m autograder.release`` (what ``make release`` runs).
 """
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,17 @@ SOLUTIONS = REPO / "solutions"
 STUDENT_NOTEBOOKS = REPO / "notebooks"
 COURSE_ROOT = REPO / "autograder"
 ASSIGNMENT = "cnn"
+
+
+def run_nbgrader(*arguments, course_root=COURSE_ROOT):
+    """Run ``nbgrader <arguments>`` on the course at ``course_root`` with the course's nbgrader_config.py.
+
+    nbgrader starts helper programs (alembic) by name, so this environment's bin folder goes first on PATH.
+    """
+    bin_dir = Path(sys.executable).parent
+    environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
+    subprocess.run([str(bin_dir / "nbgrader"), *arguments, f"--CourseDirectory.root={course_root}",
+                    "--log-level=WARN"], cwd=COURSE_ROOT, env=environment, check=True)
 
 
 def normalized(notebook):
@@ -43,13 +55,7 @@ def generate_assignment(course_root=COURSE_ROOT):
     source.mkdir(parents=True)
     for notebook in sorted(SOLUTIONS.glob("*.ipynb")):
         shutil.copy2(notebook, source)
-    nbgrader = Path(sys.executable).with_name("nbgrader")
-    subprocess.run(
-        [str(nbgrader), "generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.root={course_root}",
-         "--log-level=WARN"],
-        cwd=COURSE_ROOT,  # where nbgrader_config.py is read from
-        check=True,
-    )
+    run_nbgrader("generate_assignment", ASSIGNMENT, "--force", course_root=course_root)
     return course_root / "release" / ASSIGNMENT
 
 

@@ -6,13 +6,13 @@ recorded with its reason instead of stopping the run.
 
 import re
 import shutil
-import subprocess
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+
+from autograder.release import run_nbgrader
 
 # Files in an LMS export zip: either folders per student (<anything>/<student_id>/<notebook>.ipynb)
 # or Canvas-style flat names (<student_id>_[late_]<ids>_<notebook>[-<n>].ipynb).
@@ -75,12 +75,8 @@ def collect_zip(archive, course_root, assignment):
     regexp = FOLDER_PER_STUDENT if any("/" in name for name in names) else CANVAS_FLAT
     collected = course_root / "collected"
     shutil.rmtree(collected, ignore_errors=True)
-    subprocess.run(
-        [str(Path(sys.executable).with_name("nbgrader")), "zip_collect", assignment, "--force", "--log-level=WARN",
-         f"--CourseDirectory.root={course_root}", f"--CourseDirectory.submitted_directory={collected.name}",
-         f"--FileNameCollectorPlugin.named_regexp={regexp}"],
-        cwd=Path(__file__).parent, check=True,
-    )
+    run_nbgrader("zip_collect", assignment, "--force", f"--CourseDirectory.submitted_directory={collected.name}",
+                 f"--FileNameCollectorPlugin.named_regexp={regexp}", course_root=course_root)
     return collected
 
 

@@ -5,25 +5,14 @@ exactly where they are wrong, recognise each known mistake (a subclass of the re
 method) and say so, let a stub's NotImplementedError through, and report what, where and why.
 """
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from autograder.samples import original_post
 from cnnkit import checks, mistakes, oracle
 from reference import Convolution2dLayer, MaxPooling2dLayer
 
 
-def _load_original_post():
-    path = Path(__file__).parent / "fixtures" / "original_post.py"
-    spec = importlib.util.spec_from_file_location("original_post", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-original_post = _load_original_post()
 
 CONV_CHECKS = ["conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
                "conv_backward_strided", "conv_batch_of_one"]
@@ -208,8 +197,8 @@ class AverageGradient(MaxPooling2dLayer):
 
 MISTAKES = [
     # (class, checks it must fail with a phrase of the message, checks it must pass)
-    (FlippedForward, {"conv_forward_stride1": "the kernel is flipped", "conv_forward_strided": "the kernel is flipped",
-                      "conv_backward_stride1": "not the numerical gradient"}, ["conv_views"]),
+    (FlippedForward, {"conv_forward_stride1": "the kernel is flipped", "conv_forward_strided": "the kernel is flipped"},
+     ["conv_views", "conv_backward_stride1", "conv_backward_strided"]),
     (GuardedForwardAtInputIndex, {"conv_forward_strided": "written at the input index"},
      ["conv_forward_stride1", "conv_backward_stride1"]),
     (ConvViewsAtInputIndex, {"conv_views": "i // stride, not the input index i",
@@ -249,9 +238,29 @@ def test_consistent_flip_in_forward_and_backward_blames_forward():
     assert "the gradient is flipped" in message and "exact gradient of your own forward" in message
 
 
-def test_correct_backward_with_wrong_forward_reports_the_numerical_check():
-    message = str(failure("conv_backward_stride1", FlippedForward))
-    assert "matches the expected gradient" in message and "run the forward checks first" in message
+def test_correct_backward_with_wrong_forward_passes_with_a_note_on_forward(capsys):
+    run("conv_backward_stride1", FlippedForward)
+    printed = capsys.readouterr().out
+    assert "matches the expected gradient" in printed and "your forward is probably wrong" in printed
+
+
+def test_correct_backward_with_stub_forward_passes_with_a_note(capsys):
+    class StubForward(Convolution2dLayer):
+        def forward(self, x):
+            raise NotImplementedError()
+
+    run("conv_backward_strided", StubForward)
+    assert "skipped because your forward does not run yet" in capsys.readouterr().out
+
+
+def test_hidden_mode_never_shows_the_expected_value():
+    x = np.ones((1, 1, 3, 3))
+    weights = np.full((1, 2, 2), 0.25)
+    expected = np.full((1, 1, 2, 2), 1.2345)
+    with checks.expected_values_hidden():
+        message = str(pytest.raises(checks.CheckFailed, checks.run_conv_forward_case, Convolution2dLayer, x, weights,
+                                    1, expected, "hidden case").value)
+    assert "1.2345" not in message and "error 0.234" in message and "forward(x)[\"out\"][0, 0, 0, 0] = 1" in message
 
 
 # ---- stubs, wrong types and exceptions -------------------------------------------------------------------

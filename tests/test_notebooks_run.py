@@ -1,15 +1,13 @@
 """Executing the notebooks: the reference runs clean, the release fails exactly where it says it will,
 and the original blog post's code, pasted into the class cells, fails the checks that expose its bugs."""
 
-from pathlib import Path
-
 import pytest
 
 import notebook_cells as cells
+from autograder.sample_class import original_post_class
 from reference import NOTEBOOKS, SOLUTIONS
 
 NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb"]
-ORIGINAL_POST = Path(__file__).parent / "fixtures" / "original_post.py"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -27,14 +25,6 @@ def test_student_notebook_fails_only_in_marked_cells_and_only_for_missing_code(n
     marked = {index for index, cell in enumerate(notebook.cells) if cells.is_expected_to_fail(cell)}
     assert set(errors) == marked, "a cell fails without the raises-exception tag, or a tagged cell does not fail"
     assert {ename for _, ename, _ in errors.values()} == {"NotImplementedError"}
-
-
-def original_post_class(class_name):
-    """Source of one class of the original post, as a student would paste it."""
-    source = ORIGINAL_POST.read_text()
-    start = source.index(f"class {class_name}")
-    end = source.find("\nclass ", start + 1)
-    return source[start:] if end < 0 else source[start:end]
 
 
 def run_with_pasted_class(name, class_name):
