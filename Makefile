@@ -1,5 +1,6 @@
-# Two commands for everyone: `make lab` (students) and `make test` (maintainers).
-# Both create .venv from requirements.txt when it is missing or older than requirements.txt.
+# Two commands for everyone: `make lab` (students) and `make test` (maintainers);
+# instructors grade with `make grade SUBMISSIONS=...` and see it all work with `make demo`.
+# Every target creates .venv from requirements.txt when it is missing or older than requirements.txt.
 
 PYTHON ?= python3
 VENV := .venv
@@ -8,7 +9,9 @@ READY := $(VENV)/.ready
 # nbgrader runs helper programs (alembic) that it expects on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab test release clean
+.PHONY: lab test release grade demo hidden benchmark clean
+
+DEMO_CLASS := build/demo-class
 
 $(READY): requirements.txt pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
@@ -29,5 +32,25 @@ test: $(READY)
 release: $(READY)
 	$(BIN)/python -m autograder.release
 
+## grade: grade every student of SUBMISSIONS (a folder <student_id>/<notebook>.ipynb, or an LMS zip)
+grade: $(READY)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip"; exit 2; }
+	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)"
+
+## demo: build a sample class (correct, untouched, original post, typical mistakes) and grade it
+demo: $(READY)
+	$(BIN)/python -m autograder.sample_class $(DEMO_CLASS)
+	$(MAKE) --no-print-directory grade SUBMISSIONS=$(DEMO_CLASS)
+
+## hidden: regenerate the hidden test cases (HIDDEN_SEED=... for a course's private seed)
+hidden: $(READY)
+	$(BIN)/python -m autograder.hidden_cases $(if $(HIDDEN_SEED),--seed $(HIDDEN_SEED))
+
+## benchmark: seconds per submission, plain `nbgrader autograde` vs `make grade`, side by side
+benchmark: $(READY)
+	$(BIN)/python -m autograder.benchmark $(BENCHMARK_ARGS)
+
 clean:
-	rm -rf $(VENV) autograder/source autograder/release autograder/gradebook.db .pytest_cache .hypothesis
+	rm -rf $(VENV) build autograder/source autograder/release autograder/submitted autograder/autograded \
+		autograder/feedback autograder/gradebook.db autograder/reports autograder/downloaded autograder/collected \
+		.pytest_cache .hypothesis

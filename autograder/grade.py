@@ -11,6 +11,7 @@ import argparse
 import shutil
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from tqdm.auto import tqdm
 
 from autograder import reports
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
-from autograder.submissions import is_safe_student_id, read_folder, read_zip
+from autograder.submissions import copy_repaired, is_safe_student_id, read_folder, read_zip
 
 # Statuses, worst first: a student's status is the worst thing that happened to any notebook.
 STATUSES = ["grader error", "invalid student id", "kernel died", "timed out", "unreadable notebook",
@@ -75,8 +76,8 @@ def grade_student(api, course_root, submission, max_scores):
     submitted = Path(course_root) / "submitted" / submission.student_id / ASSIGNMENT
     shutil.rmtree(submitted.parent, ignore_errors=True)
     submitted.mkdir(parents=True)
-    for name, path in submission.notebooks.items():
-        shutil.copyfile(path, submitted / f"{name}.ipynb")
+    copy_repaired(submission, submitted)
+    result.notes += submission.repairs
     if not submission.notebooks:
         return result
     outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
@@ -150,6 +151,7 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
 
 
 def main(argv=None):
+    warnings.filterwarnings("ignore", module="nbgrader")  # SQLAlchemy warnings from inside nbgrader's gradebook
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("submissions", type=Path, help="folder <student_id>/<notebook>.ipynb, or an LMS zip")
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")

@@ -19,3 +19,29 @@ c.ClearSolutions.code_stub = {
     "python": 'raise NotImplementedError("Your code here: replace this line (see the hint above).")',
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# ---- Hidden tests --------------------------------------------------------------------------------
+# The hidden cases live outside source/, so generate_assignment never copies them into the release;
+# the hidden blocks of the test cells find them through this variable, which kernels inherit (on the
+# command line and in the formgrader alike).
+os.environ["CNNKIT_HIDDEN_CASES"] = os.path.join(COURSE_ROOT, "hidden", "cases.npz")
+
+# Feedback must not show the hidden test code: strip it from the test cells...
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.GetGrades",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+# ...and tracebacks must not echo it as context: minimal tracebacks (exception type and message only).
+# (The kernel's own log is kept to errors, so that grading output stays readable.)
+c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal",
+                             "--IPKernelApp.log_level=ERROR"]
+
+# ---- Execution -----------------------------------------------------------------------------------
+# A warning or anything else printed to stderr by a correct solution must not cost points: nbgrader
+# scores a test cell 0 when it has stderr output, so all stderr output is dropped before scoring.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = r"[\s\S]"
+# Per-cell time limit in seconds (CNNKIT_CELL_TIMEOUT overrides it); a cell past it is interrupted
+# and scores 0.
+c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", "120"))

@@ -31,7 +31,7 @@ def run_nbgrader(*arguments, course_root=COURSE_ROOT):
     bin_dir = Path(sys.executable).parent
     environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([str(bin_dir / "nbgrader"), *arguments, f"--CourseDirectory.root={course_root}",
-                    "--log-level=WARN"], cwd=COURSE_ROOT, env=environment, check=True)
+                    "--log-level=ERROR"], cwd=COURSE_ROOT, env=environment, check=True)
 
 
 def normalized(notebook):

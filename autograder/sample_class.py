@@ -4,12 +4,15 @@ Each sample student hands in the released notebooks with the class cells filled 
 reference code, nothing at all, the original blog post's code, the reference with one typical
 mistake, or the reference with JupyterLab's usual accidents (copied cell, extra cell, outputs
 left in, cells re-ordered). ``EXPECTED_FAILURES`` lists the graded cells each one must fail.
+Two more hand in the reference but break a file: one notebook missing, one not valid JSON
+(``EXPECTED_BROKEN``: the notebook that earns nothing, and the status).
 
 Usage: ``python -m autograder.sample_class OUTPUT_DIR`` (what ``make demo`` runs before grading).
 """
 
 import argparse
 import copy
+import json
 import re
 import shutil
 from pathlib import Path
@@ -70,6 +73,12 @@ EXPECTED_FAILURES = {
     "gradient_averaged_over_batch": {"conv_backward_stride1", "conv_backward_strided", "conv_batch_of_one"},
     "gradient_to_every_tied_max": {"pool_backward_ties"},
     "average_pooling": {"pool_forward", "pool_backward", "pool_backward_ties"},
+}
+
+
+EXPECTED_BROKEN = {
+    "missing_notebook": (POOL, "missing notebook"),
+    "unreadable_notebook": (CONV, "unreadable notebook"),
 }
 
 
@@ -138,7 +147,7 @@ def build(output_dir, release_dir):
     """Write ``output_dir/<student>/<notebook>.ipynb`` for every sample student."""
     output_dir = Path(output_dir)
     shutil.rmtree(output_dir, ignore_errors=True)
-    for student in EXPECTED_FAILURES:
+    for student in [*EXPECTED_FAILURES, *EXPECTED_BROKEN]:
         sources = class_sources(student)
         (output_dir / student).mkdir(parents=True)
         for path in sorted(Path(release_dir).glob("*.ipynb")):
@@ -147,7 +156,14 @@ def build(output_dir, release_dir):
                 solution_cell(notebook).source = sources[path.stem]
             if student == "jupyterlab_accidents":
                 notebook = with_jupyterlab_accidents(notebook)
-            nbformat.write(notebook, output_dir / student / path.name)
+            # Written as plain JSON: nbformat.write would rename the duplicate cell id of the accident.
+            text = json.dumps(notebook, indent=1)
+            broken_notebook, _ = EXPECTED_BROKEN.get(student, (None, None))
+            if path.stem == broken_notebook:
+                if student == "missing_notebook":
+                    continue
+                text = text[:len(text) // 2]  # the laptop crashed mid-save
+            (output_dir / student / path.name).write_text(text)
     return output_dir
 
 
@@ -156,7 +172,7 @@ def main(argv=None):
     parser.add_argument("output", type=Path, help="folder to write the sample class into (replaced)")
     args = parser.parse_args(argv)
     build(args.output, generate_assignment(COURSE_ROOT))
-    print(f"Sample class of {len(EXPECTED_FAILURES)} students written to {args.output}")
+    print(f"Sample class of {len(EXPECTED_FAILURES) + len(EXPECTED_BROKEN)} students written to {args.output}")
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ recorded with its reason instead of stopping the run.
 """
 
 import re
+import warnings
 import shutil
 import zipfile
 from dataclasses import dataclass, field
@@ -28,16 +29,50 @@ class Submission:
     notebooks: dict = field(default_factory=dict)  # notebook name (no .ipynb) -> Path
     missing: list = field(default_factory=list)  # notebook names not handed in
     unreadable: dict = field(default_factory=dict)  # notebook name -> reason
+    repairs: list = field(default_factory=list)  # what was changed so that nbgrader accepts a notebook
+
+
+def read_notebook(path):
+    """Read a notebook quietly: nbformat warns when it renames duplicate cell ids, which is expected here."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return nbformat.read(path, as_version=4)
 
 
 def unreadable_reason(path):
     """None if ``path`` is a valid notebook, otherwise a one-line reason."""
     try:
-        nbformat.validate(nbformat.read(path, as_version=4))
+        nbformat.validate(read_notebook(path))
     except Exception as error:  # NotJSONError, ValidationError, UnicodeDecodeError, ...
         first_line = (str(error).strip().splitlines() or [""])[0][:120]
         return f"{type(error).__name__}: {first_line}"
     return None
+
+
+def repaired(notebook):
+    """Undo JupyterLab's usual accidents that nbgrader refuses, in place; returns a list of what was done.
+
+    A copied cell keeps its nbgrader metadata, and nbgrader stops at a duplicate grade id: the copy
+    (every occurrence after the first) is kept as an ordinary code cell, so it still runs as it did
+    for the student. Duplicate cell ids are already renamed by nbformat when the notebook is read.
+    """
+    seen, done = set(), []
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if grade_id in seen:
+            del cell.metadata["nbgrader"]
+            done.append(f"a copy of cell {grade_id!r} is graded as ordinary code")
+        elif grade_id:
+            seen.add(grade_id)
+    return done
+
+
+def copy_repaired(submission, destination):
+    """Write the submission's readable notebooks into ``destination``, repaired; notes go to ``submission.repairs``."""
+    for name, path in submission.notebooks.items():
+        notebook = read_notebook(path)
+        submission.repairs += [f"{name}.ipynb: {note}" for note in repaired(notebook)]
+        nbformat.write(notebook, Path(destination) / f"{name}.ipynb")
 
 
 def read_student(folder, student_id, notebook_names):

@@ -1,0 +1,161 @@
+"""End to end: the sample class through the whole grading pipeline, scores asserted exactly.
+
+The pipeline runs once for the module (about 20 s per student on 2 cores); the tests read what it left:
+the returned results, grades.csv, tests.csv, the class report and every student's feedback HTML.
+"""
+
+import csv
+import json
+import re
+
+import numpy as np
+import pytest
+
+from autograder import grade as grading
+from autograder import sample_class
+from autograder.hidden_cases import HIDDEN_CASES
+from autograder.release import ASSIGNMENT
+from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL
+
+POINTS = {CONV: {"conv_views": 1, "conv_forward_stride1": 2, "conv_forward_strided": 2, "conv_backward_stride1": 2,
+                 "conv_backward_strided": 2, "conv_batch_of_one": 1},
+          POOL: {"pool_views": 1, "pool_forward": 2, "pool_backward": 2, "pool_backward_ties": 2}}
+# The phrase of the diagnosis that each student's feedback must contain.
+FEEDBACK_NAMES_THE_MISTAKE = {
+    "flipped_kernel": ["the kernel is flipped"],
+    "output_at_input_index": ["not the input index i"],
+    "backward_ignores_stride": ["the gradient ignores the stride"],
+    "gradient_averaged_over_batch": ["averaged over the batch"],
+    "gradient_to_every_tied_max": ["every tied maximum"],
+    "average_pooling": ["this is average pooling"],
+    "original_post": ["not the input index i", ".squeeze()", "the gradient goes to every tied maximum"],
+}
+ENDLESS, CRASHING = "endless_loop", "kernel_dies"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, monkeypatch_module):
+    """Grade the sample class plus an endless and a crashing submission; returns (results by id, course root)."""
+    root = tmp_path_factory.mktemp("course")
+    monkeypatch_module.setenv("CNNKIT_CELL_TIMEOUT", "20")
+    from autograder.release import generate_assignment
+    class_dir = sample_class.build(root / "class", generate_assignment(root))
+    for student, code in [(ENDLESS, "while True:\n    pass\n"), (CRASHING, "import os\nos._exit(1)\n")]:
+        (class_dir / student).mkdir()
+        for path in (class_dir / "correct").glob("*.ipynb"):
+            notebook = json.loads(path.read_text())
+            if path.stem == POOL:
+                (cell,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
+                cell["source"] = code
+            (class_dir / student / path.name).write_text(json.dumps(notebook))
+    results = grading.grade(class_dir, course_root=root, reports_dir=root / "reports", progress=False)
+    return {result.student_id: result for result in results}, root
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    with pytest.MonkeyPatch.context() as patch:
+        yield patch
+
+
+def earned(result):
+    return {grade_id: points for _, grade_id, points, _ in result.tests}
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED_FAILURES))
+def test_each_sample_student_loses_exactly_the_points_of_the_tests_it_should_fail(graded, student):
+    result = graded[0][student]
+    assert result.status == "graded", result.notes
+    expected = {grade_id: 0 if grade_id in EXPECTED_FAILURES[student] else points
+                for cells in POINTS.values() for grade_id, points in cells.items()}
+    assert earned(result) == expected
+
+
+def test_correct_gets_full_marks_and_release_zero(graded):
+    results, _ = graded
+    assert sum(results["correct"].scores.values()) == 17
+    assert sum(results["untouched_release"].scores.values()) == 0
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED_BROKEN))
+def test_a_broken_file_costs_only_its_notebook(graded, student):
+    result = graded[0][student]
+    broken, status = EXPECTED_BROKEN[student]
+    assert result.status == status
+    assert result.scores == {nb: 0 if nb == broken else sum(POINTS[nb].values()) for nb in POINTS}
+
+
+def test_an_endless_loop_times_out_and_the_other_notebook_still_counts(graded):
+    result = graded[0][ENDLESS]
+    assert result.status == "timed out"
+    assert result.scores == {CONV: 10, POOL: 0}
+
+
+def test_a_dying_kernel_is_recorded_and_the_others_are_graded(graded):
+    results, _ = graded
+    assert results[CRASHING].status == "kernel died"
+    assert sum(results[CRASHING].scores.values()) <= 10
+    assert sum(results["correct"].scores.values()) == 17
+
+
+def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(graded):
+    results, root = graded
+    with open(root / "reports" / "grades.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == ["student_id", "status", "total", "max_total", f"{CONV}_score", f"{CONV}_max",
+                             f"{POOL}_score", f"{POOL}_max"]
+    assert sorted(row["student_id"] for row in rows) == sorted(results)
+    correct = next(row for row in rows if row["student_id"] == "correct")
+    assert correct == {"student_id": "correct", "status": "graded", "total": "17", "max_total": "17",
+                       f"{CONV}_score": "10", f"{CONV}_max": "10", f"{POOL}_score": "7", f"{POOL}_max": "7"}
+
+
+def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
+    results, root = graded
+    with open(root / "reports" / "tests.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == ["student_id", "notebook", "grade_id", "points", "max_points"]
+    assert len(rows) == len(results) * 10
+    post = {row["grade_id"]: row["points"] for row in rows if row["student_id"] == "original_post"}
+    assert post["conv_forward_stride1"] == "2" and post["conv_forward_strided"] == "0"
+
+
+def test_class_report_is_written(graded):
+    report = graded[1] / "reports" / "class_report.png"
+    assert report.stat().st_size > 10_000
+
+
+def feedback_html(root, student):
+    return "\n".join(path.read_text() for path in sorted((root / "feedback" / student / ASSIGNMENT).glob("*.html")))
+
+
+@pytest.mark.parametrize("student", sorted(FEEDBACK_NAMES_THE_MISTAKE))
+def test_feedback_names_the_mistake(graded, student):
+    html = feedback_html(graded[1], student)
+    for phrase in FEEDBACK_NAMES_THE_MISTAKE[student]:
+        assert phrase.replace("'", "&#39;") in html
+
+
+def hidden_numbers():
+    """Every value of the hidden cases as the messages would print it (6 significant digits)."""
+    with np.load(HIDDEN_CASES) as data:
+        values = np.concatenate([data[key].ravel() for key in data.files])
+    return {f"{value:.6g}" for value in values if abs(value) > 1e-3 and len(f"{value:.6g}") >= 6}
+
+
+def test_feedback_never_shows_hidden_test_code_or_values(graded):
+    results, root = graded
+    numbers = hidden_numbers()
+    for student in results:
+        html = feedback_html(root, student)
+        if student not in EXPECTED_BROKEN:
+            assert "hidden case" in html or student in (CRASHING,), student  # the hidden tests did run
+        assert "HIDDEN TESTS" not in html and "hidden_tests.run" not in html
+        shown = set(re.findall(r"-?\d+\.\d+(?:e[+-]\d+)?", html)) & numbers
+        assert not shown, f"{student}: hidden values in the feedback: {sorted(shown)[:5]}"
+
+
+def test_release_holds_only_the_notebooks(graded):
+    root = graded[1]
+    files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
+    assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb"]
