@@ -5,7 +5,7 @@ reference code, nothing at all, the original blog post's code, the reference wit
 mistake, or the reference with JupyterLab's usual accidents (copied cell, extra cell, outputs
 left in, cells re-ordered). ``EXPECTED_FAILURES`` lists the graded cells each one must fail.
 Two more hand in the reference but break a file: one notebook missing, one not valid JSON
-(``EXPECTED_BROKEN``: the notebook that earns nothing, and the status).
+(``EXPECTED_BROKEN``: the broken notebook, which earns nothing, nor does 03 that needs it; and the status).
 
 Usage: ``python -m autograder.sample_class OUTPUT_DIR`` (what ``make demo`` runs before grading).
 """
@@ -23,7 +23,7 @@ from autograder.release import COURSE_ROOT, SOLUTIONS, generate_assignment
 
 ORIGINAL_POST = Path(__file__).parent / "samples" / "original_post.py"
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n", re.M | re.S)
-CONV, POOL = "01_convolution", "02_max_pooling"
+CONV, POOL, TRAINING = "01_convolution", "02_max_pooling", "03_training"
 CLASS_NAMES = {CONV: "Convolution2dLayer", POOL: "MaxPooling2dLayer"}
 
 # A typical mistake replaces one solution region of the reference: (notebook, region index, new body).
@@ -61,18 +61,21 @@ grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = grad_out
 ALL_CONV = {"conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
             "conv_backward_strided", "conv_batch_of_one"}
 ALL_POOL = {"pool_views", "pool_forward", "pool_backward", "pool_backward_ties"}
+# 03 trains only when the layers pass the stride-1 checks of forward and backward (its first cell runs them).
+TRAINING_TEST = "cnn_test_accuracy"
 EXPECTED_FAILURES = {
     "correct": set(),
     "jupyterlab_accidents": set(),
-    "untouched_release": ALL_CONV | ALL_POOL,
+    "untouched_release": ALL_CONV | ALL_POOL | {TRAINING_TEST},
     "original_post": {"conv_views", "conv_forward_strided", "conv_backward_strided", "conv_batch_of_one",
                       "pool_backward_ties"},
-    "flipped_kernel": {"conv_forward_stride1", "conv_forward_strided", "conv_batch_of_one"},
+    "flipped_kernel": {"conv_forward_stride1", "conv_forward_strided", "conv_batch_of_one", TRAINING_TEST},
     "output_at_input_index": {"conv_views", "conv_forward_strided", "conv_backward_strided"},
     "backward_ignores_stride": {"conv_backward_strided"},
-    "gradient_averaged_over_batch": {"conv_backward_stride1", "conv_backward_strided", "conv_batch_of_one"},
+    "gradient_averaged_over_batch": {"conv_backward_stride1", "conv_backward_strided", "conv_batch_of_one",
+                                     TRAINING_TEST},
     "gradient_to_every_tied_max": {"pool_backward_ties"},
-    "average_pooling": {"pool_forward", "pool_backward", "pool_backward_ties"},
+    "average_pooling": {"pool_forward", "pool_backward", "pool_backward_ties", TRAINING_TEST},
 }
 
 
@@ -154,7 +157,7 @@ def build(output_dir, release_dir):
             notebook = nbformat.read(path, as_version=4)
             if path.stem in sources:
                 solution_cell(notebook).source = sources[path.stem]
-            if student == "jupyterlab_accidents":
+            if student == "jupyterlab_accidents" and path.stem in CLASS_NAMES:
                 notebook = with_jupyterlab_accidents(notebook)
             # Written as plain JSON: nbformat.write would rename the duplicate cell id of the accident.
             text = json.dumps(notebook, indent=1)

@@ -16,9 +16,9 @@ import nbformat
 from autograder.release import run_nbgrader
 
 # Files in an LMS export zip: either folders per student (<anything>/<student_id>/<notebook>.ipynb)
-# or Canvas-style flat names (<student_id>_[late_]<ids>_<notebook>[-<n>].ipynb).
+# or Canvas-style flat names (<student_id>_[late_]<user id>_<submission id>_<notebook>[-<n>].ipynb).
 FOLDER_PER_STUDENT = r".*/(?P<student_id>[^/]+)/(?P<file_id>[^/]+\.ipynb)$"
-CANVAS_FLAT = r".*/(?P<student_id>[^/_]+)_(?:late_)?(?:\d+_)+(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$"
+CANVAS_FLAT = r".*/(?P<student_id>[^/_]+)_(?:late_)?\d+_\d+_(?P<file_id>[^/]+?)(?:-\d+)?\.ipynb$"
 
 
 @dataclass

@@ -15,11 +15,13 @@ from autograder import grade as grading
 from autograder import sample_class
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT
-from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL
+from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, TRAINING
 
 POINTS = {CONV: {"conv_views": 1, "conv_forward_stride1": 2, "conv_forward_strided": 2, "conv_backward_stride1": 2,
                  "conv_backward_strided": 2, "conv_batch_of_one": 1},
-          POOL: {"pool_views": 1, "pool_forward": 2, "pool_backward": 2, "pool_backward_ties": 2}}
+          POOL: {"pool_views": 1, "pool_forward": 2, "pool_backward": 2, "pool_backward_ties": 2},
+          TRAINING: {"cnn_test_accuracy": 3}}
+FULL = {notebook: sum(points.values()) for notebook, points in POINTS.items()}
 # The phrase of the diagnosis that each student's feedback must contain.
 FEEDBACK_NAMES_THE_MISTAKE = {
     "flipped_kernel": ["the kernel is flipped"],
@@ -73,7 +75,7 @@ def test_each_sample_student_loses_exactly_the_points_of_the_tests_it_should_fai
 
 def test_correct_gets_full_marks_and_release_zero(graded):
     results, _ = graded
-    assert sum(results["correct"].scores.values()) == 17
+    assert results["correct"].scores == FULL == {CONV: 10, POOL: 7, TRAINING: 3}
     assert sum(results["untouched_release"].scores.values()) == 0
 
 
@@ -82,20 +84,20 @@ def test_a_broken_file_costs_only_its_notebook(graded, student):
     result = graded[0][student]
     broken, status = EXPECTED_BROKEN[student]
     assert result.status == status
-    assert result.scores == {nb: 0 if nb == broken else sum(POINTS[nb].values()) for nb in POINTS}
+    assert result.scores == {**FULL, broken: 0, TRAINING: 0}
 
 
 def test_an_endless_loop_times_out_and_the_other_notebook_still_counts(graded):
     result = graded[0][ENDLESS]
     assert result.status == "timed out"
-    assert result.scores == {CONV: 10, POOL: 0}
+    assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0}
 
 
 def test_a_dying_kernel_is_recorded_and_the_others_are_graded(graded):
     results, _ = graded
     assert results[CRASHING].status == "kernel died"
     assert sum(results[CRASHING].scores.values()) <= 10
-    assert sum(results["correct"].scores.values()) == 17
+    assert results["correct"].scores == FULL
 
 
 def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(graded):
@@ -103,11 +105,12 @@ def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(gra
     with open(root / "reports" / "grades.csv") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["student_id", "status", "total", "max_total", f"{CONV}_score", f"{CONV}_max",
-                             f"{POOL}_score", f"{POOL}_max"]
+                             f"{POOL}_score", f"{POOL}_max", f"{TRAINING}_score", f"{TRAINING}_max"]
     assert sorted(row["student_id"] for row in rows) == sorted(results)
     correct = next(row for row in rows if row["student_id"] == "correct")
-    assert correct == {"student_id": "correct", "status": "graded", "total": "17", "max_total": "17",
-                       f"{CONV}_score": "10", f"{CONV}_max": "10", f"{POOL}_score": "7", f"{POOL}_max": "7"}
+    assert correct == {"student_id": "correct", "status": "graded", "total": "20", "max_total": "20",
+                       f"{CONV}_score": "10", f"{CONV}_max": "10", f"{POOL}_score": "7", f"{POOL}_max": "7",
+                       f"{TRAINING}_score": "3", f"{TRAINING}_max": "3"}
 
 
 def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
@@ -115,7 +118,7 @@ def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
     with open(root / "reports" / "tests.csv") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["student_id", "notebook", "grade_id", "points", "max_points"]
-    assert len(rows) == len(results) * 10
+    assert len(rows) == len(results) * 11
     post = {row["grade_id"]: row["points"] for row in rows if row["student_id"] == "original_post"}
     assert post["conv_forward_stride1"] == "2" and post["conv_forward_strided"] == "0"
 
@@ -158,4 +161,4 @@ def test_feedback_never_shows_hidden_test_code_or_values(graded):
 def test_release_holds_only_the_notebooks(graded):
     root = graded[1]
     files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
-    assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb"]
+    assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb", f"{TRAINING}.ipynb"]

@@ -26,8 +26,11 @@ def regenerated(tmp_path_factory):
     return root / "notebooks"
 
 
-def test_both_exercise_notebooks_exist():
-    assert NAMES == ["01_convolution.ipynb", "02_max_pooling.ipynb"]
+EXERCISES = ["01_convolution.ipynb", "02_max_pooling.ipynb"]  # the notebooks with code to write
+
+
+def test_the_three_notebooks_exist_in_both_versions():
+    assert NAMES == [*EXERCISES, "03_training.ipynb"]
     assert sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")) == NAMES
 
 
@@ -46,7 +49,7 @@ def test_source_notebook_is_clean(name):
             assert cell.outputs == [] and cell.execution_count is None, f"cell {cells.grade_id(cell)} has outputs"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", EXERCISES)
 def test_student_notebook_holds_no_solution_and_no_hidden_test(name):
     source = cells.read(SOLUTIONS / name)
     student = cells.read(NOTEBOOKS / name)
@@ -62,7 +65,7 @@ def test_student_notebook_holds_no_solution_and_no_hidden_test(name):
     assert not leaked, f"solution or hidden-test lines in notebooks/{name}: {leaked}"
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", EXERCISES)
 def test_hints_above_each_region_stay_visible(name):
     text = "\n".join(cell.source for cell in cells.read(NOTEBOOKS / name).cells)
     for hint in HINTS[name]:
@@ -97,4 +100,7 @@ def test_nbgrader_metadata_is_complete(name):
     assert graded and all(cell.metadata.nbgrader["points"] > 0 and cell.metadata.nbgrader["locked"] for cell in graded)
     assert all(cells.is_expected_to_fail(cell) for cell in graded), "graded cells fail in the student version"
     solution_cells = [cell for cell in notebook.cells if cell.metadata.nbgrader.get("solution")]
-    assert len(solution_cells) == 1 and cells.SOLUTION_REGION.search(solution_cells[0].source)
+    if name in EXERCISES:  # one class cell to complete
+        assert len(solution_cells) == 1 and cells.SOLUTION_REGION.search(solution_cells[0].source)
+    else:  # 03 uses the classes of 01 and 02: nothing to write
+        assert solution_cells == [] and not any(cells.SOLUTION_REGION.search(cell.source) for cell in notebook.cells)

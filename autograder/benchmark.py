@@ -1,0 +1,69 @@
+"""Grading throughput: seconds per submission, plain ``nbgrader autograde`` vs. ``make grade``, in one run.
+
+Usage: ``python -m autograder.benchmark [--students N]`` (what ``make benchmark`` runs). Both sides grade
+the same N submissions (the sample class, repeated) in fresh scratch course folders, one after the other
+on this machine. ``make grade`` also generates feedback and writes the reports; plain autograde does not.
+"""
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from itertools import cycle, islice
+from pathlib import Path
+
+from autograder import sample_class
+from autograder.release import ASSIGNMENT, generate_assignment, run_nbgrader
+
+
+def make_class(folder, release, students):
+    """``students`` submissions in ``folder``, cycling through the sample class."""
+    samples = sample_class.build(Path(folder) / "samples", release)
+    names = sorted(path.name for path in samples.iterdir())
+    for number, name in enumerate(islice(cycle(names), students)):
+        shutil.copytree(samples / name, Path(folder) / "class" / f"s{number:03d}_{name}")
+    return Path(folder) / "class"
+
+
+def plain_autograde(class_dir, course_root):
+    """Seconds for ``nbgrader autograde`` of the whole class, after copying it into submitted/."""
+    generate_assignment(course_root)
+    for student in class_dir.iterdir():
+        shutil.copytree(student, course_root / "submitted" / student.name / ASSIGNMENT)
+    started = time.perf_counter()
+    try:
+        run_nbgrader("autograde", ASSIGNMENT, "--create", course_root=course_root)
+    except subprocess.CalledProcessError:  # nbgrader exits 1 when some submission failed; it graded the rest
+        pass
+    return time.perf_counter() - started
+
+
+def kit_grade(class_dir, course_root):
+    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "autograder.grade", str(class_dir), f"--course-root={course_root}"],
+                   check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=12, help="number of submissions (default 12)")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        scratch = Path(scratch)
+        class_dir = make_class(scratch, generate_assignment(scratch / "release-course"), args.students)
+        plain = plain_autograde(class_dir, scratch / "plain")
+        kit = kit_grade(class_dir, scratch / "kit")
+    n = args.students
+    print(f"{n} submissions, {os.cpu_count()} cores")
+    print(f"  nbgrader autograde: {plain:7.1f} s  {plain / n:5.2f} s per submission (autograde only)")
+    print(f"  make grade:         {kit:7.1f} s  {kit / n:5.2f} s per submission (autograde, feedback, reports)")
+    print(f"  ratio make grade / nbgrader autograde: {kit / plain:.2f}")
+
+
+if __name__ == "__main__":
+    main()
