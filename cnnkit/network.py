@@ -128,6 +128,17 @@ def check_layers(conv_cls, pool_cls):
           f"forward and backward pass their checks.")
 
 
+def require_checked_layers(model):
+    """Run :func:`check_layers` quietly on the classes of ``model``'s conv and pooling layers.
+
+    Training and the graded accuracy test call it, so a network whose layers fail their checks is never
+    trained or graded, even when the check cell at the top of the notebook was skipped or its error ignored.
+    :raises LayersNotReadyError: as :func:`check_layers`.
+    """
+    with contextlib.redirect_stdout(io.StringIO()):
+        check_layers(type(model.conv), type(model.pool))
+
+
 def _student_call(role, layer, method, *args):
     """``layer.method(*args)``, turning a stub's NotImplementedError into a LayersNotReadyError that says where.
 
@@ -356,9 +367,11 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, 
 
     :param rng: ``numpy.random.Generator`` for the order of the examples: the same seed, the same training.
     :param progress: False hides the progress bars.
+    :raises LayersNotReadyError: if the layers fail their checks (see :func:`require_checked_layers`).
     :returns: ``model.history``, to which one dict per epoch is appended: epoch, train_loss,
               train_accuracy (running means over the epoch), val_loss, val_accuracy (after the epoch).
     """
+    require_checked_layers(model)
     n = len(x_train)
     n_batches = -(-n // batch_size)
     start_epoch = len(model.history)
@@ -396,8 +409,10 @@ def check_test_accuracy(model, x_test, y_test, minimum=0.90):
     """Measure the accuracy on the test split, print it, and fail below ``minimum``.
 
     :returns: the test accuracy.
+    :raises LayersNotReadyError: if the layers fail their checks (see :func:`require_checked_layers`).
     :raises AssertionError: if it is below ``minimum``, with the number of digits read right.
     """
+    require_checked_layers(model)
     require_trained(model)
     predictions = model.predict(x_test)
     right = int(np.sum(predictions == y_test))

@@ -281,6 +281,26 @@ def test_a_wrong_layer_names_the_failing_check():
     assert "MaxPooling2dLayer" not in message
 
 
+class AveragePooling(MaxPooling2dLayer):
+    def forward(self, x):
+        cache = super().forward(x)
+        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+            cache["out"][:, :, out_row, out_col] = view.mean(axis=(2, 3))
+        return cache
+
+
+def test_a_network_on_layers_that_fail_their_checks_is_neither_trained_nor_graded():
+    """Average pooling trains well enough; it must still earn nothing, even if the check cell was skipped."""
+    model = network.DigitCNN(Convolution2dLayer, AveragePooling, np.random.default_rng(0))
+    x_train, y_train, x_val, y_val = digits_subset()
+    with pytest.raises(network.LayersNotReadyError, match="does not pass the check pool_forward"):
+        network.train(model, network.SGDMomentum(0.05, 0.9), x_train, y_train, x_val, y_val, epochs=1, batch_size=32,
+                      rng=np.random.default_rng(0), progress=False)
+    model.history.append({"epoch": 1})  # as if it had been trained anyway
+    with pytest.raises(network.LayersNotReadyError, match="does not pass the check pool_forward"):
+        network.check_test_accuracy(model, x_val, y_val)
+
+
 def test_missing_notebooks_give_placeholders_that_explain(tmp_path):
     conv_cls, pool_cls = network.load_layers(tmp_path)
     with pytest.raises(network.LayersNotReadyError) as info:
