@@ -8,10 +8,13 @@ is non-zero only when the kit itself failed.
 """
 
 import argparse
+import multiprocessing
+import os
 import shutil
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,8 +124,45 @@ def graded_cells_of_source():
     return graded
 
 
-def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True):
-    """Grade every student of ``submissions_path``; returns the list of StudentResult."""
+def _grade_safely(api, course_root, submission, max_scores):
+    """:func:`grade_student`, with an unexpected exception (a bug of the kit or of nbgrader) recorded, not raised."""
+    try:
+        return grade_student(api, course_root, submission, max_scores)
+    except Exception as error:
+        result = StudentResult(submission.student_id)
+        result.worsen("grader error", f"{type(error).__name__}: {error}")
+        return result
+
+
+_WORKER_API = {}
+
+
+def _grade_in_worker(course_root, submission, max_scores):
+    """Grade one student in a worker process, with one nbgrader API object per process."""
+    warnings.filterwarnings("ignore", module="nbgrader")
+    if course_root not in _WORKER_API:
+        _WORKER_API[course_root] = make_api(course_root)
+    return _grade_safely(_WORKER_API[course_root], course_root, submission, max_scores)
+
+
+def _grade_all(course_root, submissions, max_scores, jobs):
+    """Yield each student's StudentResult as it is done; ``jobs`` students are graded at a time."""
+    if jobs == 1:
+        api = make_api(course_root)
+        for submission in submissions:
+            yield _grade_safely(api, course_root, submission, max_scores)
+        return
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+        futures = [pool.submit(_grade_in_worker, course_root, submission, max_scores) for submission in submissions]
+        for future in as_completed(futures):
+            yield future.result()
+
+
+def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None):
+    """Grade every student of ``submissions_path``; returns the list of StudentResult, in input order.
+
+    :param jobs: how many students are graded at a time (default: one per core).
+    """
     course_root = Path(course_root).resolve()
     reports_dir = Path(reports_dir or course_root / "reports")
     generate_assignment(course_root)  # the gradebook learns the graded cells and hidden tests from solutions/
@@ -134,18 +174,21 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     else:
         submissions = read_folder(submissions_path, names)
     max_scores = {nb: sum(points for _, points in cells) for nb, cells in graded_cells.items()}
-    api = make_api(course_root)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
+    by_student = {}
+    with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
+        for result in _grade_all(course_root, submissions, max_scores, jobs):
+            by_student[result.student_id] = result
+            bar.set_postfix_str(result.student_id)
+            bar.update()
     results = []
-    with tqdm(submissions, desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
-        for submission in bar:
-            bar.set_postfix_str(submission.student_id)
-            try:
-                result = grade_student(api, course_root, submission, max_scores)
-            except Exception as error:  # a bug of the kit or of nbgrader: record it, grade the others
-                result = StudentResult(submission.student_id)
-                result.worsen("grader error", f"{type(error).__name__}: {error}")
-            read_scores(course_root, result, graded_cells)
-            results.append(result)
+    for submission in submissions:  # in the order of the input, whatever the order they finished in
+        result = by_student[submission.student_id]
+        if result.status == "grader error" and jobs > 1:  # e.g. the gradebook was busy: once more, alone
+            result = _grade_safely(make_api(course_root), course_root, submission, max_scores)
+            result.notes.append("graded a second time, alone, after a grader error")
+        read_scores(course_root, result, graded_cells)
+        results.append(result)
     reports.write_all(results, graded_cells, reports_dir)
     return results
 
@@ -156,11 +199,12 @@ def main(argv=None):
     parser.add_argument("submissions", type=Path, help="folder <student_id>/<notebook>.ipynb, or an LMS zip")
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
     parser.add_argument("--reports", type=Path, default=None, help="where the CSVs and figures go")
+    parser.add_argument("--jobs", type=int, default=None, help="students graded at a time (default: one per core)")
     args = parser.parse_args(argv)
     if not args.submissions.exists():
         parser.error(f"{args.submissions} does not exist")
     started = time.perf_counter()
-    results = grade(args.submissions, args.course_root, args.reports)
+    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs)
     print(reports.table(results))
     print(f"\n{len(results)} students graded in {time.perf_counter() - started:.1f} s. "
           f"Reports in {args.reports or args.course_root / 'reports'}")
