@@ -27,23 +27,6 @@ def _at_input_index(out, stride):
     return wrong
 
 
-def _windows(x, k):
-    """(N, C, H, W) -> (N, C, H // k, W // k, k * k): each pooling window, flattened row-major."""
-    n, c, h, w = x.shape
-    blocks = x[:, :, :h // k * k, :w // k * k].reshape(n, c, h // k, k, w // k, k)
-    return blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // k, w // k, k * k)
-
-
-def _from_windows(windows, shape, k):
-    """Inverse of :func:`_windows`: (N, C, H // k, W // k, k * k) -> ``shape``, the dropped border zero."""
-    n, c, h_out, w_out, _ = windows.shape
-    grads = np.zeros(shape)
-    grads[:, :, :h_out * k, :w_out * k] = (
-        windows.reshape(n, c, h_out, w_out, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out * k, w_out * k)
-    )
-    return grads
-
-
 def conv_forward_flipped_output(x, weights, stride):
     """True convolution: the kernel flipped in both directions before the cross-correlation."""
     return oracle.conv_forward(x, weights[:, ::-1, ::-1], stride)
@@ -71,7 +54,7 @@ def conv_backward_flipped_output(x, grad_output, k, stride):
 
 def pool_forward_average_output(x, k):
     """Average instead of maximum of each window."""
-    return _windows(x, k).mean(axis=-1)
+    return oracle.pool_windows(x, k).mean(axis=-1)
 
 
 def pool_forward_at_input_index_output(x, k):
@@ -81,24 +64,24 @@ def pool_forward_at_input_index_output(x, k):
 
 def pool_backward_every_tied_max_output(x, grad_output, k):
     """The window's whole gradient sent to every element equal to the window's maximum."""
-    windows = _windows(x, k)
+    windows = oracle.pool_windows(x, k)
     is_max = windows == windows.max(axis=-1, keepdims=True)
-    return _from_windows(is_max * grad_output[..., None], x.shape, k)
+    return oracle.from_pool_windows(is_max * grad_output[..., None], x.shape, k)
 
 
 def pool_backward_last_max_output(x, grad_output, k):
     """The window's gradient sent to its LAST maximum in row-major order."""
-    windows = _windows(x, k)
+    windows = oracle.pool_windows(x, k)
     last = k * k - 1 - windows[..., ::-1].argmax(axis=-1)
     one_hot = np.zeros(windows.shape)
     np.put_along_axis(one_hot, last[..., None], grad_output[..., None], axis=-1)
-    return _from_windows(one_hot, x.shape, k)
+    return oracle.from_pool_windows(one_hot, x.shape, k)
 
 
 def pool_backward_average_output(x, grad_output, k):
     """The gradient of average pooling: G / k^2 to every element of the window."""
-    windows = np.broadcast_to(grad_output[..., None] / k**2, _windows(x, k).shape)
-    return _from_windows(windows, x.shape, k)
+    windows = np.broadcast_to(grad_output[..., None] / k**2, oracle.pool_windows(x, k).shape)
+    return oracle.from_pool_windows(windows, x.shape, k)
 
 
 CORRECT = {

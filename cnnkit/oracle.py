@@ -42,12 +42,22 @@ def conv_weight_grad(x, grad_output, k, stride):
     ])
 
 
-def _windows(x, k):
+def pool_windows(x, k):
     """(N, C, H, W) -> (N, C, H // k, W // k, k * k): each non-overlapping window, flattened row-major."""
     n, c, h, w = x.shape
     h_out, w_out = h // k, w // k
     blocks = x[:, :, :h_out * k, :w_out * k].reshape(n, c, h_out, k, w_out, k)
     return blocks.transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out, w_out, k * k)
+
+
+def from_pool_windows(windows, shape, k):
+    """Inverse of :func:`pool_windows`: (N, C, H // k, W // k, k * k) -> ``shape``, the dropped border zero."""
+    n, c, h_out, w_out, _ = windows.shape
+    x = np.zeros(shape)
+    x[:, :, :h_out * k, :w_out * k] = (
+        windows.reshape(n, c, h_out, w_out, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out * k, w_out * k)
+    )
+    return x
 
 
 def maxpool_forward(x, k):
@@ -56,7 +66,7 @@ def maxpool_forward(x, k):
     :param x: (N, C, H, W).
     :returns: (N, C, H // k, W // k).
     """
-    return _windows(x, k).max(axis=-1)
+    return pool_windows(x, k).max(axis=-1)
 
 
 def maxpool_backward(x, grad_output, k):
@@ -66,12 +76,7 @@ def maxpool_backward(x, grad_output, k):
     :param grad_output: (N, C, H // k, W // k).
     :returns: (N, C, H, W), zero everywhere but at one element per window.
     """
-    n, c, h, w = x.shape
-    h_out, w_out = h // k, w // k
-    one_hot = np.zeros((n, c, h_out, w_out, k * k))
-    np.put_along_axis(one_hot, _windows(x, k).argmax(axis=-1)[..., None], grad_output[..., None], axis=-1)
-    grads = np.zeros(x.shape)
-    grads[:, :, :h_out * k, :w_out * k] = (
-        one_hot.reshape(n, c, h_out, w_out, k, k).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h_out * k, w_out * k)
-    )
-    return grads
+    windows = pool_windows(x, k)
+    one_hot = np.zeros(windows.shape)
+    np.put_along_axis(one_hot, windows.argmax(axis=-1)[..., None], grad_output[..., None], axis=-1)
+    return from_pool_windows(one_hot, x.shape, k)

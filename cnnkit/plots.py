@@ -17,7 +17,7 @@ HIGHLIGHT = "#d62728"
 MISSED = "#bbbbbb"
 
 
-def _new_figure(width, height):
+def new_figure(width, height):
     """A fresh figure with constrained layout, already closed in pyplot (shown once, when returned)."""
     fig = plt.figure(figsize=(width, height), layout="constrained")
     plt.close(fig)
@@ -103,7 +103,7 @@ def plot_sliding_windows(height=5, width=6, k=3, strides=(1, 2)):
     """
     h_outs = [(height - k) // s + 1 for s in strides]
     w_outs = [(width - k) // s + 1 for s in strides]
-    fig = _new_figure(8.0, 3.0 * len(strides))
+    fig = new_figure(8.0, 3.0 * len(strides))
     axes = fig.subplots(len(strides), 2, squeeze=False,
                         gridspec_kw={"width_ratios": [width + 1.6, max(w_outs) + 0.6]})
     for row_axes, s, h_out, w_out in zip(axes, strides, h_outs, w_outs):
@@ -165,7 +165,7 @@ def plot_kernel_flip(patch, weights):
     """
     patch, weights = np.asarray(patch, dtype=float), np.asarray(weights, dtype=float)
     flipped = weights[::-1, ::-1]
-    fig = _new_figure(8.0, 2.9)
+    fig = new_figure(8.0, 2.9)
     axes = fig.subplots(1, 3)
     _heatmap(axes[0], patch, cmap="Greys", center=None, vmin=0, vmax=max(1.0, patch.max()), fmt=".3g",
              linecolor="#bbbbbb")
@@ -189,7 +189,7 @@ def plot_weight_gradient_cells(height=5, width=5, k=2, s=2):
     :returns: the Figure.
     """
     h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
-    fig = _new_figure(2.6 * k + 0.4, 2.6 * k + 0.6)
+    fig = new_figure(2.6 * k + 0.4, 2.6 * k + 0.6)
     axes = fig.subplots(k, k, squeeze=False)
     fill = to_rgba(sns.color_palette("deep")[0], 0.45)
     for a in range(k):
@@ -221,7 +221,7 @@ def plot_feature_maps(image, filters, feature_maps):
     """
     names = list(filters)
     n_filters = len(names)
-    fig = _new_figure(1.9 * (n_filters + 1) + 0.4, 4.1)
+    fig = new_figure(1.9 * (n_filters + 1) + 0.4, 4.1)
     grid = fig.add_gridspec(2, n_filters + 1)
     ax_image = fig.add_subplot(grid[:, 0])
     ax_image.imshow(image, cmap="Greys", vmin=0, vmax=1)
@@ -279,7 +279,7 @@ def plot_pooling(x, pooled, k):
     x, pooled = np.asarray(x, dtype=float), np.asarray(pooled, dtype=float)
     height, width = x.shape
     limit = max(float(np.max(np.abs(x))), 1e-12)
-    fig = _new_figure(8.0, 3.6)
+    fig = new_figure(8.0, 3.6)
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [width, max(pooled.shape[1], 1) + 0.5]})
     _heatmap(axes[0], x, vmin=-limit, vmax=limit, center=None, fmt=".2f", ticks=True)
     _pool_windows(axes[0], height, width, k)
@@ -314,7 +314,7 @@ def plot_pool_gradient_routing(x, grad_output, grad_x, k):
                     window_color[p * k + a, q * k + b] = palette[p * w_out + q]
     out_color = {(p, q): palette[p * w_out + q] for p in range(h_out) for q in range(w_out)}
     first = _first_max(x, k)
-    fig = _new_figure(9.0, 3.4)
+    fig = new_figure(9.0, 3.4)
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [width, w_out + 0.4, width]})
     panels = [
         (axes[0], x, window_color, f"forward: x ({height}x{width}), maxima boxed"),
@@ -351,7 +351,7 @@ def plot_pooled_maps(feature_maps, pooled, names=None):
     """
     n_maps = feature_maps.shape[0]
     names = names or [f"map {f}" for f in range(n_maps)]
-    fig = _new_figure(2.0 * n_maps, 4.0)
+    fig = new_figure(2.0 * n_maps, 4.0)
     axes = fig.subplots(2, n_maps, squeeze=False)
     for f in range(n_maps):
         limit = max(float(np.max(np.abs(feature_maps[f]))), 1e-12)

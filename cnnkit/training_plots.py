@@ -7,21 +7,13 @@ with ink dark on light paper; signed maps use a red (positive) / blue (negative)
 
 import numpy as np
 import seaborn as sns
-from matplotlib import pyplot as plt
 from matplotlib.patches import Rectangle
 
 from cnnkit.network import require_trained
+from cnnkit.plots import INK, new_figure
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
-INK = "#222222"
-
-
-def _new_figure(width, height):
-    """A fresh figure with constrained layout, already closed in pyplot (shown once, when returned)."""
-    fig = plt.figure(figsize=(width, height), layout="constrained")
-    plt.close(fig)
-    return fig
 
 
 def _bare(ax):
@@ -66,7 +58,7 @@ def plot_digit_samples(images, labels, per_class=5):
     :param images: (M, H, W) images in [0, 1]. :param labels: (M,) classes 0..9.
     """
     classes = np.unique(labels)
-    fig = _new_figure(0.85 * len(classes), 0.85 * per_class + 0.4)
+    fig = new_figure(0.85 * len(classes), 0.85 * per_class + 0.4)
     axes = fig.subplots(per_class, len(classes), squeeze=False)
     for column, digit in enumerate(classes):
         for row, index in enumerate(np.flatnonzero(labels == digit)[:per_class]):
@@ -80,7 +72,7 @@ def plot_preprocessing(image, prepared):
     :param image: (H, W) image in [0, 1]. :param prepared: (H + 2, W + 2) the same image after
         :func:`cnnkit.network.prepare_images`.
     """
-    fig = _new_figure(7.5, 3.4)
+    fig = new_figure(7.5, 3.4)
     axes = fig.subplots(1, 2)
     for ax, values, title, low, high in (
             (axes[0], image, f"as loaded: {image.shape[0]}x{image.shape[1]}, values 0 .. 1", 0.0, 1.0),
@@ -109,7 +101,7 @@ def plot_initial_feature_maps(image, feature_maps, n_show=8):
     :param n_show: how many filters to show per row.
     """
     names = list(feature_maps)
-    fig = _new_figure(1.15 * (n_show + 1) + 0.3, 1.45 * len(names) + 0.3)
+    fig = new_figure(1.15 * (n_show + 1) + 0.3, 1.45 * len(names) + 0.3)
     grid = fig.add_gridspec(len(names), n_show + 1)
     _digit(fig.add_subplot(grid[:, 0]), image, "input")
     for row, name in enumerate(names):
@@ -138,7 +130,7 @@ def plot_learning_curves(model):
     require_trained(model)
     history = model.history
     epochs = [h["epoch"] for h in history]
-    fig = _new_figure(10, 3.6)
+    fig = new_figure(10, 3.6)
     ax_loss, ax_acc = fig.subplots(1, 2)
     for key, label, color in (("train", "training (running mean during the epoch)", TRAIN_COLOR),
                               ("val", "validation (after the epoch)", VAL_COLOR)):
@@ -167,7 +159,7 @@ def plot_confusion_matrix(labels, predictions, title="validation split"):
     n_classes = 10
     counts = np.zeros((n_classes, n_classes), dtype=int)
     np.add.at(counts, (labels, predictions), 1)
-    fig = _new_figure(5.6, 4.8)
+    fig = new_figure(5.6, 4.8)
     ax = fig.subplots()
     off_diagonal = np.eye(n_classes, dtype=bool)
     sns.heatmap(counts, mask=off_diagonal, annot=True, fmt="d", cmap="Reds", vmin=0, vmax=max(3, counts[~off_diagonal].max()),
@@ -198,7 +190,7 @@ def plot_learned_filters(model, hand_made):
     n_learned = len(learned)
     per_row = 8
     learned_rows = -(-n_learned // per_row)
-    fig = _new_figure(1.25 * per_row + 0.4, 1.45 * (learned_rows + 1) + 0.6)
+    fig = new_figure(1.25 * per_row + 0.4, 1.45 * (learned_rows + 1) + 0.6)
     grid = fig.add_gridspec(learned_rows + 1, per_row)
     for column, (name, values) in enumerate(hand_made.items()):
         ax = fig.add_subplot(grid[0, 2 * column:2 * column + 2])
@@ -226,7 +218,7 @@ def plot_layer_outputs(images, conv_maps, pooled_maps, filters, titles=None, n_s
     """
     n_images = len(images)
     titles = titles or [f"image {m}" for m in range(n_images)]
-    fig = _new_figure(1.05 * (n_show + 1) + 0.5, 1.05 * (2 * n_images + 1) + 0.6)
+    fig = new_figure(1.05 * (n_show + 1) + 0.5, 1.05 * (2 * n_images + 1) + 0.6)
     axes = fig.subplots(2 * n_images + 1, n_show + 1, squeeze=False)
     axes[0, 0].set_axis_off()
     axes[0, 0].text(0.5, 0.5, "filters:", ha="center", va="center", fontsize=9, transform=axes[0, 0].transAxes)
@@ -252,11 +244,11 @@ def plot_misclassified(images, labels, predictions, probabilities, max_count=24,
     """
     wrong = np.flatnonzero(predictions != labels)[:max_count]
     if len(wrong) == 0:
-        fig = _new_figure(4, 1)
+        fig = new_figure(4, 1)
         fig.text(0.5, 0.5, "no mistakes", ha="center", va="center")
         return fig
     rows = -(-len(wrong) // per_row)
-    fig = _new_figure(1.25 * per_row, 1.55 * rows + 0.4)
+    fig = new_figure(1.25 * per_row, 1.55 * rows + 0.4)
     axes = fig.subplots(rows, per_row, squeeze=False)
     for ax in axes.flat[len(wrong):]:
         ax.set_axis_off()
