@@ -2,8 +2,8 @@
 
 Each sample student hands in the released notebooks with the class cells filled in some way: the
 reference code, nothing at all, the original blog post's code, the reference with one typical
-mistake, or the reference with JupyterLab's usual accidents (copied cell, extra cell, outputs
-left in, cells re-ordered). ``EXPECTED_FAILURES`` lists the graded cells each one must fail.
+mistake, the reference printing warnings to stderr, or the reference with JupyterLab's usual
+accidents (copied cell, extra cell, outputs left in, cells re-ordered). ``EXPECTED_FAILURES`` lists the graded cells each one must fail.
 Two more hand in the reference but break a file: one notebook missing, one not valid JSON
 (``EXPECTED_BROKEN``: the broken notebook, which earns nothing, nor does 03 that needs it; and the status).
 
@@ -53,6 +53,13 @@ grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = is_max *
 cache["out"][:, :, out_row, out_col] = np.mean(view, axis=(2, 3))
 """),
 }
+# Correct, but chatty: a numpy RuntimeWarning and a debug line on stderr at every forward (they cost nothing).
+NOISY_FORWARD = """
+import sys
+np.float64(1.0) / np.float64(0.0)  # RuntimeWarning: divide by zero
+print("debug: forward", out_row, out_col, file=sys.stderr)
+cache["out"][:, :, out_row, out_col] = np.sum(view * self.weights, axis=(2, 3))
+"""
 # average_pooling also needs a matching backward: every element of the window gets 1 / k^2.
 AVERAGE_POOLING_BACKWARD = """
 grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = grad_output[:, :, out_row, out_col][:, :, None, None] / k**2
@@ -66,6 +73,7 @@ TRAINING_TEST = "cnn_test_accuracy"
 EXPECTED_FAILURES = {
     "correct": set(),
     "jupyterlab_accidents": set(),
+    "noisy_but_correct": set(),
     "untouched_release": ALL_CONV | ALL_POOL | {TRAINING_TEST},
     "original_post": {"conv_views", "conv_forward_strided", "conv_backward_strided", "conv_batch_of_one",
                       "pool_backward_ties"},
@@ -125,6 +133,8 @@ def class_sources(student):
     if student == "original_post":
         return {nb: original_post_class(name) for nb, name in CLASS_NAMES.items()}
     sources = {nb: filled_in(source) for nb, source in reference.items()}
+    if student == "noisy_but_correct":
+        sources[CONV] = filled_in(reference[CONV], {1: NOISY_FORWARD})
     if student in MISTAKES:
         notebook, region, body = MISTAKES[student]
         replacements = {region: body}

@@ -7,6 +7,7 @@ the returned results, grades.csv, tests.csv, the class report and every student'
 import csv
 import json
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -98,6 +99,18 @@ def test_a_dying_kernel_is_recorded_and_the_others_are_graded(graded):
     assert results[CRASHING].status == "kernel died"
     assert sum(results[CRASHING].scores.values()) <= 10
     assert results["correct"].scores == FULL
+
+
+def test_grading_again_gives_the_same_result(graded):
+    """Re-running on part of the class, in the same course folder, changes nothing for those students."""
+    results, root = graded
+    again_dir = root / "again"
+    for student in ("correct", "original_post", "missing_notebook"):
+        shutil.copytree(root / "class" / student, again_dir / student)
+    again = grading.grade(again_dir, course_root=root, reports_dir=root / "reports-again", progress=False)
+    for result in again:
+        first = results[result.student_id]
+        assert (result.status, result.scores, result.tests) == (first.status, first.scores, first.tests)
 
 
 def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(graded):
