@@ -171,6 +171,13 @@ def test_feedback_never_shows_hidden_test_code_or_values(graded):
         assert not shown, f"{student}: hidden values in the feedback: {sorted(shown)[:5]}"
 
 
+def test_feedback_folder_holds_only_the_html_pages(graded):
+    results, root = graded
+    for student in results:
+        files = [path for path in (root / "feedback" / student).rglob("*") if path.is_file()]
+        assert all(path.suffix == ".html" for path in files), student
+
+
 def test_release_holds_only_the_notebooks(graded):
     root = graded[1]
     files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
