@@ -23,15 +23,18 @@ COURSE_ROOT = REPO / "autograder"
 ASSIGNMENT = "cnn"
 
 
-def run_nbgrader(*arguments, course_root=COURSE_ROOT):
+def run_nbgrader(*arguments, course_root=COURSE_ROOT, quiet=False):
     """Run ``nbgrader <arguments>`` on the course at ``course_root`` with the course's nbgrader_config.py.
+
+    With ``quiet``, nbgrader's own output is discarded.
 
     nbgrader starts helper programs (alembic) by name, so this environment's bin folder goes first on PATH.
     """
     bin_dir = Path(sys.executable).parent
     environment = {**os.environ, "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}"}
     subprocess.run([str(bin_dir / "nbgrader"), *arguments, f"--CourseDirectory.root={course_root}",
-                    "--log-level=ERROR"], cwd=COURSE_ROOT, env=environment, check=True)
+                    "--log-level=ERROR"], cwd=COURSE_ROOT, env=environment, check=True,
+                   stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
 
 
 def normalized(notebook):
