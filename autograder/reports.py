@@ -7,6 +7,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
@@ -55,6 +56,7 @@ def plot_class_report(results, path):
                                       gridspec_kw={"width_ratios": [1, 1.4]})
     sns.histplot(totals.total, bins=min(20, int(totals.max_total.max()) + 1), binrange=(0, totals.max_total.max()),
                  ax=left, color="tab:blue")
+    left.yaxis.set_major_locator(MaxNLocator(integer=True))
     left.set(title=f"Total scores of {len(totals)} students", xlabel=f"points (out of {_points(totals.max_total.max())})",
              ylabel="students")
     sns.barplot(pass_rate, x="passed", y="test", ax=right, color="tab:green")
