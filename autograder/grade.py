@@ -42,6 +42,7 @@ class StudentResult:
     notes: list = field(default_factory=list)  # human-readable reasons, one per problem
     scores: dict = field(default_factory=dict)  # notebook -> points earned
     tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
+    graded_notebooks: list = field(default_factory=list)  # notebooks autograded in this run (the others earn 0)
 
     def worsen(self, status, note):
         """Record a problem; keep the worst status."""
@@ -57,13 +58,10 @@ def make_api(course_root):
     return NbGraderAPI(config=config)
 
 
-def cell_problems(autograded_notebook):
-    """'timed out' if a cell hit the time limit, else None."""
+def timed_out(autograded_notebook):
+    """Whether a cell of the autograded notebook was stopped at the time limit."""
     notebook = nbformat.read(autograded_notebook, as_version=4)
-    for cell in notebook.cells:
-        if any(out.get("ename") == "CellTimeoutError" for out in cell.get("outputs", [])):
-            return "timed out"
-    return None
+    return any(output.get("ename") == "CellTimeoutError" for cell in notebook.cells for output in cell.get("outputs", []))
 
 
 def grade_student(api, course_root, submission, max_scores):
@@ -91,9 +89,10 @@ def grade_student(api, course_root, submission, max_scores):
         else:
             result.worsen("grader error", (outcome.get("error") or "autograde failed").strip().splitlines()[-1])
         return result
+    result.graded_notebooks = list(submission.notebooks)
     autograded = Path(course_root) / "autograded" / submission.student_id / ASSIGNMENT
     for name in submission.notebooks:
-        if cell_problems(autograded / f"{name}.ipynb"):
+        if timed_out(autograded / f"{name}.ipynb"):
             result.worsen("timed out", f"a cell of {name}.ipynb ran past the time limit")
     feedback = api.generate_feedback(ASSIGNMENT, submission.student_id, force=True)
     if not feedback["success"]:
@@ -102,13 +101,16 @@ def grade_student(api, course_root, submission, max_scores):
 
 
 def read_scores(course_root, result, graded_cells):
-    """Fill ``result.scores`` and ``result.tests`` from the gradebook (0 for what was not graded)."""
+    """Fill ``result.scores`` and ``result.tests`` from the gradebook; a notebook not autograded in this run
+    earns 0, whatever an earlier run left in the gradebook."""
     with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
         for notebook, cells in graded_cells.items():
-            try:
-                graded = gradebook.find_submission_notebook(notebook, ASSIGNMENT, result.student_id)
-            except MissingEntry:
-                graded = None
+            graded = None
+            if notebook in result.graded_notebooks:
+                try:
+                    graded = gradebook.find_submission_notebook(notebook, ASSIGNMENT, result.student_id)
+                except MissingEntry:
+                    pass
             earned = {grade.name: grade.score for grade in graded.grades} if graded else {}
             for grade_id, max_points in cells:
                 result.tests.append((notebook, grade_id, earned.get(grade_id, 0.0), max_points))
