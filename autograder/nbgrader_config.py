@@ -21,10 +21,9 @@ c.ClearSolutions.code_stub = {
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # ---- Hidden tests --------------------------------------------------------------------------------
-# The hidden cases live outside source/, so generate_assignment never copies them into the release;
-# the hidden blocks of the test cells find them through this variable, which kernels inherit (on the
-# command line and in the formgrader alike).
-os.environ["CNNKIT_HIDDEN_CASES"] = os.path.join(COURSE_ROOT, "hidden", "cases.npz")
+# The hidden blocks of the test cells run more cases from a public seed (cnnkit.hidden_tests); the
+# instructor's secret cases (hidden/cases.npz) are only read by the grader, outside the sandbox, when
+# it computes the verdicts that become the grades (autograder/verdict.py).
 
 # Feedback must not show the hidden test code: strip it from the test cells...
 c.GenerateFeedback.preprocessors = [
@@ -38,6 +37,12 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
                              "--IPKernelApp.log_level=ERROR"]
 
 # ---- Execution -----------------------------------------------------------------------------------
+# Every kernel runs in the sandbox (bubblewrap where it works, resource limits everywhere; see
+# autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(COURSE_ROOT))  # the repository, so that `autograder` imports in any caller
+c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
 # A warning or anything else printed to stderr by a correct solution must not cost points: nbgrader
 # scores a test cell 0 when it has stderr output, so all stderr output is dropped before scoring.
 c.IgnorePattern.enabled = True

@@ -83,7 +83,7 @@ def _message(headline, config, details=(), cause=None, notes=()):
     return "\n".join([*lines, *notes])
 
 
-def _problem(actual, expected, what, rtol, atol, reference="expected"):
+def find_problem(actual, expected, what, rtol, atol, reference="expected"):
     """(aspect, headline, details) of the first problem of ``actual``, or None if it matches ``expected``.
 
     aspect is "type", "shape", "dtype" or "values"; both arrays may have any shape. reference: what
@@ -127,7 +127,7 @@ def compare(actual, expected, what, config, diagnosis=None, rtol=RTOL, atol=ATOL
     :param diagnosis: optional callable(actual) -> likely cause (str) or None, tried on wrong values.
     :param title: the check, e.g. "conv forward", at the start of the message.
     """
-    problem = _problem(actual, expected, what, rtol, atol)
+    problem = find_problem(actual, expected, what, rtol, atol)
     if problem:
         aspect, headline, details = problem
         cause = _shape_cause(actual, expected) if aspect == "shape" else None
@@ -294,7 +294,7 @@ def run_conv_forward_case(layer_cls, x, weights, stride, expected, label):
 
 def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual, what):
     """Compare ``actual`` with the central differences of sum(layer.forward(x)["out"] * grad_output) with
-    respect to the array ``wrt`` (layer.weights or x itself); returns a _problem tuple or None."""
+    respect to the array ``wrt`` (layer.weights or x itself); returns a find_problem tuple or None."""
     out = _forward(layer, x, title, config, cause)["out"]
     if not isinstance(out, np.ndarray) or out.shape != grad_output.shape:
         raise CheckFailed(_message(f'{title}: the numerical gradient check needs forward(x)["out"] of shape '
@@ -302,17 +302,17 @@ def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual,
                                    "checks first.", config))
     with _student_code(f"{title}: forward(x), during the numerical gradient check", config, cause):
         numerical = numerical_gradient(lambda: np.sum(layer.forward(x)["out"] * grad_output), wrt)
-    return _problem(actual, numerical, what, NUMERICAL_RTOL, NUMERICAL_ATOL, reference="numerical gradient")
+    return find_problem(actual, numerical, what, NUMERICAL_RTOL, NUMERICAL_ATOL, reference="numerical gradient")
 
 
 def _check_gradient(actual, expected, numerical_problem, what, title, config, diagnosis, notes=()):
     """Fail if ``actual`` differs from ``expected`` (the oracle). The numerical gradient through the student's own
     forward explains a failure, and when ``actual`` is right but disagrees with it, a printed note blames forward.
 
-    :param numerical_problem: callable() -> _problem tuple or None (the numerical check), or None to skip it.
+    :param numerical_problem: callable() -> find_problem tuple or None (the numerical check), or None to skip it.
     :param notes: extra lines for the message when the values are wrong.
     """
-    problem = _problem(actual, expected, what, RTOL, ATOL)
+    problem = find_problem(actual, expected, what, RTOL, ATOL)
     if problem and problem[0] != "values":
         compare(actual, expected, what, config, title=title)
     if problem:
@@ -509,7 +509,7 @@ def _passed(title, count):
     print(f"{title}: {count} cases passed.")
 
 
-def _conv_views_cases():
+def conv_views_cases():
     """(label, x, k, stride): stride 1, 2, 3, non-square inputs whose last windows do not fit."""
     cases = [_hand_conv_case(1), _hand_conv_case(2), _conv_case(4, 2, 3, 6, 8, 3, 2),
              _conv_case(6, 3, 2, 7, 11, 2, 3)]
@@ -518,7 +518,7 @@ def _conv_views_cases():
 
 def conv_views(layer_cls):
     """The conv layer's windows: type, count, order, output indices and contents; strides 1, 2, 3."""
-    cases = _conv_views_cases()
+    cases = conv_views_cases()
     for label, x, k, stride in cases:
         run_conv_views_case(layer_cls, x, k, stride, label)
     _passed("conv views", len(cases))

@@ -1,41 +1,26 @@
-"""Run the hidden test cases (inputs and expected outputs that students never see) on a student's class.
+"""The hidden blocks of the notebooks' graded test cells: more cases, run in the student's kernel.
 
-The graded test cells of the notebooks call :func:`run` inside their hidden block at grading time.
-The cases come from the ``.npz`` file named by the environment variable ``CNNKIT_HIDDEN_CASES``
-(set by the course's nbgrader_config.py), and are compared with the same code as the visible
-checks, except that failure messages never show an expected value.
+At grading time, each graded test cell calls :func:`run` in its hidden block (stripped from the
+student's copy). It runs the cases of the public seed :data:`cnnkit.case_generator.KERNEL_SEED`
+with the same code as the visible checks, except that failure messages never show an expected
+value. That in-kernel verdict is what nbgrader records and what the feedback shows; the grade
+itself comes from :mod:`autograder.verdict`, which runs the instructor's secret cases outside the
+student's reach and wins where the two disagree.
 """
 
-import os
-from pathlib import Path
+import functools
 
-import numpy as np
-
-from cnnkit import checks
-
-ENVIRONMENT_VARIABLE = "CNNKIT_HIDDEN_CASES"
-REPOSITORY_CASES = Path(__file__).resolve().parent.parent / "autograder" / "hidden" / "cases.npz"
+from cnnkit import case_generator, checks
 
 
-def cases_path():
-    """The hidden cases file: $CNNKIT_HIDDEN_CASES, else the one in this repository's autograder/."""
-    return Path(os.environ.get(ENVIRONMENT_VARIABLE) or REPOSITORY_CASES)
+@functools.lru_cache(maxsize=1)
+def _kernel_cases():
+    return case_generator.generate(case_generator.KERNEL_SEED)
 
 
 def load(test):
-    """The hidden cases of one graded test: a list of {name: array} dicts, in order."""
-    path = cases_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"hidden test cases not found at {path}; set {ENVIRONMENT_VARIABLE}")
-    cases = {}
-    with np.load(path, allow_pickle=False) as data:
-        for key in data.files:
-            name, index, field = key.split("/")
-            if name == test:
-                cases.setdefault(int(index), {})[field] = data[key]
-    if not cases:
-        raise KeyError(f"no hidden cases for {test!r} in {path}")
-    return [cases[index] for index in sorted(cases)]
+    """The cases of one graded test run in the kernel: a list of {name: array} dicts, in order."""
+    return _kernel_cases()[test]
 
 
 def _conv_views(layer_cls, case, label):
@@ -84,7 +69,7 @@ RUNNERS = {
 
 
 def run(test, layer_cls):
-    """Run every hidden case of ``test`` (a graded cell's grade id) on ``layer_cls``; raise CheckFailed on the first
+    """Run every kernel case of ``test`` (a graded cell's grade id) on ``layer_cls``; raise CheckFailed on the first
     failure, with the configuration, the first wrong index and the size of the error but no expected value."""
     cases = load(test)
     with checks.expected_values_hidden():

@@ -423,3 +423,36 @@ def check_test_accuracy(model, x_test, y_test, minimum=0.90):
         f"{minimum:.0%} is needed. If the check at the top of this notebook passed, look at the training "
         f"curves (did the loss go down?) and at the hyperparameters (were they changed?).")
     return accuracy
+
+
+def split_digits(seed=0):
+    """Notebook 03's data: the digits prepared and split 60/20/20 (stratified) as in its cells.
+
+    :returns: x_train, y_train, x_val, y_val, x_test, y_test; x of shape (N, 1, 10, 10), y of shape (N,).
+    """
+    from sklearn.model_selection import train_test_split
+
+    from cnnkit import data
+
+    images, labels = data.load_digits()
+    train_val_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels,
+                                               random_state=seed)
+    train_idx, val_idx = train_test_split(train_val_idx, test_size=0.25, stratify=labels[train_val_idx],
+                                          random_state=seed)
+    x_all = prepare_images(images)
+    return tuple(array[idx] for idx in (train_idx, val_idx, test_idx) for array in (x_all, labels))
+
+
+def train_digit_cnn(conv_cls, pool_cls, seed=0, epochs=15):
+    """Train notebook 03's network (same data, seed and hyperparameters) with these layer classes, quietly.
+
+    The grader runs it on the student's layers to compute the accuracy verdict outside the kernel.
+    :returns: (model, x_test, y_test).
+    """
+    x_train, y_train, x_val, y_val, x_test, y_test = split_digits(seed)
+    rng = np.random.default_rng(seed)
+    model = DigitCNN(conv_cls, pool_cls, rng=rng, image_size=10, n_filters=16, filter_size=3, pool_size=2,
+                     n_classes=10)
+    train(model, SGDMomentum(learning_rate=0.05, momentum=0.9), x_train, y_train, x_val, y_val, epochs=epochs,
+          batch_size=32, rng=rng, progress=False)
+    return model, x_test, y_test

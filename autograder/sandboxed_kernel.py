@@ -1,0 +1,64 @@
+"""The kernel manager nbgrader uses at autograde time: every kernel runs in the sandbox.
+
+Set in nbgrader_config.py as ``c.Execute.kernel_manager_class``. Each kernel gets a fresh scratch
+folder holding a copy of the notebooks of the folder nbgrader runs it in (so a notebook can still
+load the classes of an earlier one, but extra files handed in beside the notebooks are not there),
+talks to nbgrader over Unix sockets in a private folder (the sandbox has no network, not even
+loopback to the grader's), runs under the resource limits, and is killed with all its processes
+when it has run longer than the notebook time limit.
+"""
+
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from traitlets import Int
+
+from autograder import sandbox
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """An AsyncKernelManager whose kernel command runs in :mod:`autograder.sandbox`."""
+
+    notebook_timeout = Int(int(os.environ.get("CNNKIT_NOTEBOOK_TIMEOUT", "600")), config=True,
+                           help="Seconds a kernel may live before it is killed with everything it started.")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._sockets = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
+        self._scratch = Path(tempfile.mkdtemp(prefix="cnnkit-scratch-"))
+        self.transport = "ipc"
+        self.connection_file = str(self._sockets / "kernel.json")
+        self.ip = str(self._sockets / "kernel-ipc")
+        self._deadline = None
+
+    async def _async_pre_start_kernel(self, **kw):
+        folder = Path(kw.get("cwd") or os.getcwd())
+        for notebook in folder.glob("*.ipynb"):
+            if notebook.is_file() and not notebook.is_symlink():
+                shutil.copyfile(notebook, self._scratch / notebook.name)
+        kw["cwd"] = str(self._scratch)
+        return await super()._async_pre_start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        argv = super().format_kernel_cmd(extra_arguments)
+        return sandbox.limits_prefix() + sandbox.command(argv, self._scratch, writable=[self._sockets])
+
+    async def _async_post_start_kernel(self, **kw):
+        await super()._async_post_start_kernel(**kw)
+        process_group = getattr(self.provisioner, "pgid", None)
+        if process_group:
+            self._deadline = threading.Timer(self.notebook_timeout, sandbox.kill_group, [process_group])
+            self._deadline.daemon = True
+            self._deadline.start()
+
+    async def _async_cleanup_resources(self, restart=False):
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            if self._deadline is not None:
+                self._deadline.cancel()
+            shutil.rmtree(self._sockets, ignore_errors=True)
+            shutil.rmtree(self._scratch, ignore_errors=True)
