@@ -1,14 +1,19 @@
 """The hidden cases: reproducible, plain arrays, different from the visible ones, passed by the reference,
-and built so that no input is simply increasing."""
+and built so that no input is simply increasing; the student's kernel runs other cases, from a public seed."""
 
 import numpy as np
 import pytest
 
-from autograder.hidden_cases import HIDDEN_CASES, generate, to_npz_bytes
-from cnnkit import checks, hidden_tests
+from autograder import verdict
+from autograder.hidden_cases import DEFAULT_SEED, HIDDEN_CASES, to_npz_bytes
+from cnnkit import case_generator, checks, hidden_tests
 from reference import Convolution2dLayer, MaxPooling2dLayer
 
 TESTS = sorted(hidden_tests.RUNNERS)
+
+
+def generate():
+    return case_generator.generate(DEFAULT_SEED)
 
 
 def test_the_committed_file_is_what_the_generator_makes_from_the_fixed_seed(tmp_path):
@@ -48,7 +53,11 @@ def test_tie_cases_really_have_ties_and_the_others_do_not():
             assert checks.has_ties(case["x"], int(case["k"])) == (test == "pool_backward_ties")
 
 
-def test_a_missing_file_says_where_it_looked(tmp_path, monkeypatch):
-    monkeypatch.setenv(hidden_tests.ENVIRONMENT_VARIABLE, str(tmp_path / "nowhere.npz"))
-    with pytest.raises(FileNotFoundError, match="nowhere.npz"):
-        hidden_tests.run("conv_views", Convolution2dLayer)
+def test_the_kernel_runs_cases_of_the_public_seed_never_the_instructors():
+    secret = verdict.load_hidden(HIDDEN_CASES)
+    kernel = {test: hidden_tests.load(test) for test in TESTS}
+    assert case_generator.KERNEL_SEED != DEFAULT_SEED
+    for test in TESTS:
+        assert len(kernel[test]) == len(secret[test])
+        for in_kernel, hidden in zip(kernel[test], secret[test]):
+            assert in_kernel["x"].shape == hidden["x"].shape and not np.array_equal(in_kernel["x"], hidden["x"])
