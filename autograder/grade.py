@@ -1,10 +1,13 @@
 """Grade a class: ``python -m autograder.grade SUBMISSIONS`` (what ``make grade`` runs).
 
 SUBMISSIONS is a folder ``<student_id>/<notebook>.ipynb`` or an LMS export zip. For every student:
-add them to nbgrader's gradebook, autograde (hidden tests included), generate the feedback HTML;
-then write autograder/reports/grades.csv, tests.csv and class_report.png, and print one row per
-student. A bad submission is recorded with its status and never stops the others; the exit status
-is non-zero only when the kit itself failed.
+add them to nbgrader's gradebook and autograde (every kernel in the sandbox, see
+:mod:`autograder.sandbox`); compute the kit's own verdict on every graded test from the outputs of
+the student's code on the hidden inputs (:mod:`autograder.verdict`); write those points into the
+gradebook, flagging every test where nbgrader's in-kernel result disagreed; generate the feedback
+HTML. Then write autograder/reports/grades.csv, tests.csv, review.csv and class_report.png, and print
+one row per student. A bad submission is recorded with its status and never stops the others; the
+exit status is non-zero only when the kit itself failed.
 """
 
 import argparse
@@ -24,12 +27,13 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import reports
+from autograder import reports, sandbox, verdict
+from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.submissions import copy_repaired, is_safe_student_id, read_folder, read_zip
 
 # Statuses, worst first: a student's status is the worst thing that happened to any notebook.
-STATUSES = ["grader error", "invalid student id", "kernel died", "timed out", "unreadable notebook",
+STATUSES = ["grader error", "invalid student id", "kernel died", "timed out", "nbgrader failed", "unreadable notebook",
             "missing notebook", "graded"]
 
 
@@ -42,7 +46,7 @@ class StudentResult:
     notes: list = field(default_factory=list)  # human-readable reasons, one per problem
     scores: dict = field(default_factory=dict)  # notebook -> points earned
     tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
-    graded_notebooks: list = field(default_factory=list)  # notebooks autograded in this run (the others earn 0)
+    review: list = field(default_factory=list)  # (notebook, grade_id, kit points, nbgrader points, kit's reason)
 
     def worsen(self, status, note):
         """Record a problem; keep the worst status."""
@@ -64,11 +68,77 @@ def timed_out(autograded_notebook):
     return any(output.get("ename") == "CellTimeoutError" for cell in notebook.cells for output in cell.get("outputs", []))
 
 
-def grade_student(api, course_root, submission, max_scores):
-    """Autograde and give feedback to one student; never raises for a bad submission."""
-    result = StudentResult(submission.student_id, scores={name: 0.0 for name in max_scores})
+def _autograde(api, course_root, submission, result):
+    """nbgrader's autograde of one student (kernels in the sandbox); True if it finished."""
+    outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
+    if not outcome["success"]:
+        text = outcome.get("log", "") + outcome.get("error", "")
+        if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
+            result.worsen("kernel died", "nbgrader: the kernel died while running the notebooks (crash, memory, or "
+                                         "the notebook time limit); no feedback")
+        else:
+            last = ((outcome.get("error") or "autograde failed").strip().splitlines() or ["autograde failed"])[-1]
+            result.worsen("nbgrader failed", f"nbgrader could not autograde: {last[:200]}; no feedback")
+        return False
+    autograded = Path(course_root) / "autograded" / submission.student_id / ASSIGNMENT
+    for name in submission.notebooks:
+        if timed_out(autograded / f"{name}.ipynb"):
+            result.worsen("timed out", f"nbgrader: a cell of {name}.ipynb ran past the time limit")
+    return True
+
+
+def _judge(submitted, submission, graded_cells, hidden, result):
+    """The kit's verdicts on every graded test, as result.tests; returns {grade_id: reason} of the failed ones."""
+    notebooks = [submitted / f"{name}.ipynb" for name in submission.notebooks]
+    verdicts = {}
+    for notebook, cells in graded_cells.items():
+        grade_ids = [grade_id for grade_id, _ in cells]
+        if notebook not in submission.notebooks:
+            verdicts.update({g: verdict.TestVerdict(False, f"{notebook}.ipynb not graded") for g in grade_ids})
+            continue
+        judged = verdict.judge_notebook(grade_ids, hidden, notebooks, layer_tests=verdicts)
+        verdicts.update(judged.tests)
+        for description in judged.timed_out:
+            result.worsen("timed out", f"kit: {description}")
+        for description in judged.crashed:
+            result.worsen("kernel died", f"kit: {description}")
+    for notebook, cells in graded_cells.items():
+        for grade_id, max_points in cells:
+            result.tests.append((notebook, grade_id, max_points if verdicts[grade_id].passed else 0.0, max_points))
+        result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
+    return {grade_id: v.reason for grade_id, v in verdicts.items() if not v.passed}
+
+
+def record_in_gradebook(course_root, result, reasons):
+    """Write the kit's points into nbgrader's gradebook. Where nbgrader's own (in-kernel) score differs, the kit's
+    becomes the manual score, the cell is marked as needing a manual grade in the formgrader, and the test is
+    listed in ``result.review``."""
+    with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_student(result.student_id)
+        try:
+            gradebook.find_submission(ASSIGNMENT, result.student_id)
+        except MissingEntry:
+            gradebook.add_submission(ASSIGNMENT, result.student_id)
+        for notebook, grade_id, points, _ in result.tests:
+            grade = gradebook.find_grade(grade_id, notebook, ASSIGNMENT, result.student_id)
+            disagrees = grade.auto_score is not None and abs(grade.auto_score - points) > 1e-9
+            if disagrees:
+                result.review.append((notebook, grade_id, points, grade.auto_score, reasons.get(grade_id, "")))
+            grade.manual_score = points if grade.auto_score is None or disagrees else None
+            grade.needs_manual_grade = disagrees
+        gradebook.db.commit()
+    for notebook, grade_id, points, auto, _ in result.review:
+        result.notes.append(f"review {notebook}: {grade_id}: nbgrader's in-kernel test gave {auto:g}, the kit's "
+                            f"verdict {points:g} (the kit's counts)")
+
+
+def grade_student(api, course_root, submission, graded_cells, hidden):
+    """Autograde, judge and give feedback to one student; never raises for a bad submission."""
+    result = StudentResult(submission.student_id)
     if not is_safe_student_id(submission.student_id):
         result.worsen("invalid student id", "student folder names may use letters, digits and . - _ @ only")
+        result.tests = [(nb, grade_id, 0.0, points) for nb, cells in graded_cells.items() for grade_id, points in cells]
+        result.scores = {notebook: 0.0 for notebook in graded_cells}
         return result
     for name in submission.missing:
         result.worsen("missing notebook", f"{name}.ipynb was not handed in")
@@ -79,42 +149,14 @@ def grade_student(api, course_root, submission, max_scores):
     submitted.mkdir(parents=True)
     copy_repaired(submission, submitted)
     result.notes += submission.repairs
-    if not submission.notebooks:
-        return result
-    outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
-    if not outcome["success"]:
-        text = outcome.get("log", "") + outcome.get("error", "")
-        if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
-            result.worsen("kernel died", "the kernel died while running the notebook (crash or memory)")
-        else:
-            result.worsen("grader error", (outcome.get("error") or "autograde failed").strip().splitlines()[-1])
-        return result
-    result.graded_notebooks = list(submission.notebooks)
-    autograded = Path(course_root) / "autograded" / submission.student_id / ASSIGNMENT
-    for name in submission.notebooks:
-        if timed_out(autograded / f"{name}.ipynb"):
-            result.worsen("timed out", f"a cell of {name}.ipynb ran past the time limit")
-    feedback = api.generate_feedback(ASSIGNMENT, submission.student_id, force=True)
-    if not feedback["success"]:
+    autograded = bool(submission.notebooks) and _autograde(api, course_root, submission, result)
+    if not autograded:
+        shutil.rmtree(Path(course_root) / "autograded" / submission.student_id, ignore_errors=True)
+    reasons = _judge(submitted, submission, graded_cells, hidden, result)
+    record_in_gradebook(course_root, result, reasons)
+    if autograded and not api.generate_feedback(ASSIGNMENT, submission.student_id, force=True)["success"]:
         result.worsen("grader error", "feedback could not be generated")
     return result
-
-
-def read_scores(course_root, result, graded_cells):
-    """Fill ``result.scores`` and ``result.tests`` from the gradebook; a notebook not autograded in this run
-    earns 0, whatever an earlier run left in the gradebook."""
-    with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
-        for notebook, cells in graded_cells.items():
-            graded = None
-            if notebook in result.graded_notebooks:
-                try:
-                    graded = gradebook.find_submission_notebook(notebook, ASSIGNMENT, result.student_id)
-                except MissingEntry:
-                    pass
-            earned = {grade.name: grade.score for grade in graded.grades} if graded else {}
-            for grade_id, max_points in cells:
-                result.tests.append((notebook, grade_id, earned.get(grade_id, 0.0), max_points))
-            result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
 
 
 def graded_cells_of_source():
@@ -126,47 +168,53 @@ def graded_cells_of_source():
     return graded
 
 
-def _grade_safely(api, course_root, submission, max_scores):
+def _grade_safely(api, course_root, submission, graded_cells, hidden):
     """:func:`grade_student`, with an unexpected exception (a bug of the kit or of nbgrader) recorded, not raised."""
     try:
-        return grade_student(api, course_root, submission, max_scores)
+        return grade_student(api, course_root, submission, graded_cells, hidden)
     except Exception as error:
         result = StudentResult(submission.student_id)
         result.worsen("grader error", f"{type(error).__name__}: {error}")
+        result.tests = [(nb, grade_id, 0.0, points) for nb, cells in graded_cells.items() for grade_id, points in cells]
+        result.scores = {notebook: 0.0 for notebook in graded_cells}
         return result
 
 
 _WORKER_API = {}
 
 
-def _grade_in_worker(course_root, submission, max_scores):
+def _grade_in_worker(course_root, submission, graded_cells, hidden):
     """Grade one student in a worker process, with one nbgrader API object per process."""
     warnings.filterwarnings("ignore", module="nbgrader")
     if course_root not in _WORKER_API:
         _WORKER_API[course_root] = make_api(course_root)
-    return _grade_safely(_WORKER_API[course_root], course_root, submission, max_scores)
+    return _grade_safely(_WORKER_API[course_root], course_root, submission, graded_cells, hidden)
 
 
-def _grade_all(course_root, submissions, max_scores, jobs):
+def _grade_all(course_root, submissions, graded_cells, hidden, jobs):
     """Yield each student's StudentResult as it is done; ``jobs`` students are graded at a time."""
     if jobs == 1:
         api = make_api(course_root)
         for submission in submissions:
-            yield _grade_safely(api, course_root, submission, max_scores)
+            yield _grade_safely(api, course_root, submission, graded_cells, hidden)
         return
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_grade_in_worker, course_root, submission, max_scores) for submission in submissions]
+        futures = [pool.submit(_grade_in_worker, course_root, submission, graded_cells, hidden)
+                   for submission in submissions]
         for future in as_completed(futures):
             yield future.result()
 
 
-def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None):
+def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None, hidden_cases=None):
     """Grade every student of ``submissions_path``; returns the list of StudentResult, in input order.
 
     :param jobs: how many students are graded at a time (default: one per core).
+    :param hidden_cases: the instructor's hidden cases file (default: $CNNKIT_HIDDEN_CASES, else
+        autograder/hidden/cases.npz).
     """
     course_root = Path(course_root).resolve()
     reports_dir = Path(reports_dir or course_root / "reports")
+    hidden = verdict.load_hidden(hidden_cases or os.environ.get("CNNKIT_HIDDEN_CASES") or HIDDEN_CASES)
     generate_assignment(course_root)  # the gradebook learns the graded cells and hidden tests from solutions/
     graded_cells = graded_cells_of_source()
     names = list(graded_cells)
@@ -175,11 +223,10 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
         submissions = read_zip(submissions_path, course_root, ASSIGNMENT, names)
     else:
         submissions = read_folder(submissions_path, names)
-    max_scores = {nb: sum(points for _, points in cells) for nb, cells in graded_cells.items()}
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
     by_student = {}
     with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
-        for result in _grade_all(course_root, submissions, max_scores, jobs):
+        for result in _grade_all(course_root, submissions, graded_cells, hidden, jobs):
             by_student[result.student_id] = result
             bar.set_postfix_str(result.student_id)
             bar.update()
@@ -187,9 +234,8 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     for submission in submissions:  # in the order of the input, whatever the order they finished in
         result = by_student[submission.student_id]
         if result.status == "grader error" and jobs > 1:  # e.g. the gradebook was busy: once more, alone
-            result = _grade_safely(make_api(course_root), course_root, submission, max_scores)
+            result = _grade_safely(make_api(course_root), course_root, submission, graded_cells, hidden)
             result.notes.append("graded a second time, alone, after a grader error")
-        read_scores(course_root, result, graded_cells)
         results.append(result)
     reports.write_all(results, graded_cells, reports_dir)
     return results
@@ -202,11 +248,14 @@ def main(argv=None):
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
     parser.add_argument("--reports", type=Path, default=None, help="where the CSVs and figures go")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at a time (default: one per core)")
+    parser.add_argument("--hidden", type=Path, default=None,
+                        help="the hidden cases file (default: $CNNKIT_HIDDEN_CASES, else autograder/hidden/cases.npz)")
     args = parser.parse_args(argv)
     if not args.submissions.exists():
         parser.error(f"{args.submissions} does not exist")
+    print("\n".join(f"Protection - {line}" for line in sandbox.protections()))
     started = time.perf_counter()
-    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs)
+    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden)
     print(reports.table(results))
     print(f"\n{len(results)} students graded in {time.perf_counter() - started:.1f} s. "
           f"Reports in {args.reports or args.course_root / 'reports'}")

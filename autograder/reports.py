@@ -44,6 +44,18 @@ def write_tests(results, path):
                 writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(max_points)])
 
 
+def write_review(results, path):
+    """review.csv: one row per test where nbgrader's in-kernel result and the kit's verdict disagree (the kit's
+    points count); these submissions deserve a human look."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student_id", "notebook", "grade_id", "points", "nbgrader_points", "kit_reason"])
+        for result in results:
+            for notebook, grade_id, points, nbgrader_points, reason in result.review:
+                writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(nbgrader_points),
+                                 reason])
+
+
 def plot_class_report(results, path):
     """One PNG: the distribution of total scores, and each test's pass rate across the class."""
     tests = pd.DataFrame([(r.student_id, f"{nb}: {gid}", pts, mx) for r in results for nb, gid, pts, mx in r.tests],
@@ -67,11 +79,12 @@ def plot_class_report(results, path):
 
 
 def write_all(results, graded_cells, reports_dir):
-    """Write grades.csv, tests.csv and class_report.png into ``reports_dir``."""
+    """Write grades.csv, tests.csv, review.csv and class_report.png into ``reports_dir``."""
     reports_dir = Path(reports_dir)
     reports_dir.mkdir(parents=True, exist_ok=True)
     write_grades(results, graded_cells, reports_dir / "grades.csv")
     write_tests(results, reports_dir / "tests.csv")
+    write_review(results, reports_dir / "review.csv")
     if results:
         plot_class_report(results, reports_dir / "class_report.png")
 

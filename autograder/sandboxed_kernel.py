@@ -45,7 +45,10 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def format_kernel_cmd(self, extra_arguments=None):
         argv = super().format_kernel_cmd(extra_arguments)
-        return sandbox.limits_prefix() + sandbox.command(argv, self._scratch, writable=[self._sockets])
+        # JPY_PARENT_PID=1: the kernel's parent is the sandbox's init, which it need not poll (and it says so
+        # on every start otherwise).
+        return sandbox.limits_prefix() + sandbox.command(argv, self._scratch, writable=[self._sockets],
+                                                         environment={"JPY_PARENT_PID": "1"})
 
     async def _async_post_start_kernel(self, **kw):
         await super()._async_post_start_kernel(**kw)
