@@ -39,10 +39,8 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # ---- Execution -----------------------------------------------------------------------------------
 # Every kernel runs in the sandbox (bubblewrap where it works, resource limits everywhere; see
 # autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
-import sys  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(COURSE_ROOT))  # the repository, so that `autograder` imports in any caller
 c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
+
 # A warning or anything else printed to stderr by a correct solution must not cost points: nbgrader
 # scores a test cell 0 when it has stderr output, so all stderr output is dropped before scoring.
 c.IgnorePattern.enabled = True

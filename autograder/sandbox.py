@@ -105,6 +105,7 @@ def command(argv, scratch, writable=(), environment=None):
         wrapped += ["--ro-bind", str(path), str(path)]
     for path in [scratch, *writable]:
         wrapped += ["--bind", str(path), str(path)]
+    wrapped += ["--remount-ro", "/"]  # the sandbox's own root (where the mount points live) is read-only too
     for name, value in sandbox_environment(scratch, environment).items():
         wrapped += ["--setenv", name, value]
     return wrapped + ["--chdir", str(scratch), "--", *argv]

@@ -4,7 +4,6 @@ its feedback shows neither their code nor their values (the command line is cove
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -15,16 +14,10 @@ import pytest
 
 from autograder import sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
-from test_grading_pipeline import hidden_numbers
+from grading_helpers import free_port, hidden_numbers
 
 TOKEN = "formgrader-test"
 STUDENT = "original_post"
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def call(port, method, path):

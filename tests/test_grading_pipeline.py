@@ -9,14 +9,14 @@ import json
 import re
 import shutil
 
-import numpy as np
 import pytest
+from nbgrader.api import Gradebook
 
 from autograder import grade as grading
 from autograder import sample_class
-from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT
 from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, TRAINING
+from grading_helpers import hidden_numbers
 
 POINTS = {CONV: {"conv_views": 1, "conv_forward_stride1": 2, "conv_forward_strided": 2, "conv_backward_stride1": 2,
                  "conv_backward_strided": 2, "conv_batch_of_one": 1},
@@ -94,11 +94,29 @@ def test_an_endless_loop_times_out_and_the_other_notebook_still_counts(graded):
     assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0}
 
 
-def test_a_dying_kernel_is_recorded_and_the_others_are_graded(graded):
+def test_a_dying_kernel_is_recorded_and_keeps_the_points_of_the_other_notebook(graded):
     results, _ = graded
     assert results[CRASHING].status == "kernel died"
-    assert sum(results[CRASHING].scores.values()) <= 10
+    assert results[CRASHING].scores == {CONV: 10, POOL: 0, TRAINING: 0}
     assert results["correct"].scores == FULL
+
+
+def test_nbgrader_and_the_kit_agree_on_every_honest_submission(graded):
+    """The kit's verdict (outside the kernel, on the secret cases) and nbgrader's in-kernel tests agree for the
+    whole sample class: nothing is flagged for review."""
+    results, root = graded
+    assert {student: result.review for student, result in results.items() if result.review} == {}
+    with open(root / "reports" / "review.csv") as file:
+        assert list(csv.DictReader(file)) == []
+
+
+def test_the_gradebook_holds_the_points_of_the_reports(graded):
+    """Every graded cell's score in nbgrader's gradebook is the kit's points, for every student."""
+    results, root = graded
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for student, result in results.items():
+            for notebook, grade_id, points, _ in result.tests:
+                assert gradebook.find_grade(grade_id, notebook, ASSIGNMENT, student).score == points, (student, grade_id)
 
 
 def test_grading_again_gives_the_same_result(graded):
@@ -150,13 +168,6 @@ def test_feedback_names_the_mistake(graded, student):
     html = feedback_html(graded[1], student)
     for phrase in FEEDBACK_NAMES_THE_MISTAKE[student]:
         assert phrase.replace("'", "&#39;") in html
-
-
-def hidden_numbers():
-    """Every value of the hidden cases as the messages would print it (6 significant digits)."""
-    with np.load(HIDDEN_CASES) as data:
-        values = np.concatenate([data[key].ravel() for key in data.files])
-    return {f"{value:.6g}" for value in values if abs(value) > 1e-3 and len(f"{value:.6g}") >= 6}
 
 
 def test_feedback_never_shows_hidden_test_code_or_values(graded):

@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from reference import NOTEBOOKS, REPO
-from test_formgrader import free_port
+from grading_helpers import free_port
 
 TOKEN = "lab-test"
 

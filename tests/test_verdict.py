@@ -1,0 +1,134 @@
+"""The kit's verdict (autograder/verdict.py with cnnkit/harvest.py in the sandbox), without nbgrader: it passes
+the reference, fails what returns wrong things however they pretend, and keeps the points of the calls that a
+crash or an endless loop elsewhere did not touch."""
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from autograder import verdict
+from autograder.hidden_cases import HIDDEN_CASES
+from autograder.release import SOLUTIONS
+from autograder.sample_class import CONV, POOL, filled_in, solution_cell
+import nbformat
+
+CONV_TESTS = ["conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
+              "conv_backward_strided", "conv_batch_of_one"]
+POOL_TESTS = ["pool_views", "pool_forward", "pool_backward", "pool_backward_ties"]
+
+
+@pytest.fixture(scope="module")
+def hidden():
+    return verdict.load_hidden(HIDDEN_CASES)
+
+
+def student_notebook(folder, notebook, replacements=None, prefix=""):
+    """The reference ``notebook`` with its solution regions replaced ({region index: body}), as the student's file;
+    ``prefix`` is put before the class (code run when the class cell is loaded)."""
+    reference = nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4)
+    solution_cell(reference).source = prefix + filled_in(solution_cell(reference).source, replacements)
+    path = folder / f"{notebook}.ipynb"
+    path.write_text(json.dumps(reference))
+    return path
+
+
+def passed(judged):
+    return {grade_id for grade_id, test in judged.tests.items() if test.passed}
+
+
+def test_the_reference_passes_every_test_and_trains_to_the_accuracy(hidden):
+    conv = verdict.judge_notebook(CONV_TESTS, hidden, [SOLUTIONS / f"{CONV}.ipynb"])
+    pool = verdict.judge_notebook(POOL_TESTS, hidden, [SOLUTIONS / f"{POOL}.ipynb"])
+    assert passed(conv) == set(CONV_TESTS) and passed(pool) == set(POOL_TESTS)
+    training = verdict.judge_notebook([verdict.TRAINING_TEST], hidden,
+                                      [SOLUTIONS / f"{CONV}.ipynb", SOLUTIONS / f"{POOL}.ipynb"],
+                                      layer_tests={**conv.tests, **pool.tests})
+    assert passed(training) == {verdict.TRAINING_TEST}
+
+
+PRETENDERS = {
+    "an object equal to everything": """
+class Anything:
+    shape = property(lambda self: (0,))
+    def __eq__(self, other): return True
+    def __array__(self, *args, **kwargs): return np.zeros(1)
+cache["out"] = Anything()
+""",
+    "a list of the right values": 'cache["out"] = (view * self.weights).sum(axis=(2, 3)).tolist()\n',
+    "an ndarray subclass that says it is close": """
+class Close(np.ndarray):
+    def __eq__(self, other): return np.ones(np.shape(other), dtype=bool)
+cache["out"] = np.zeros_like(cache["out"]).view(Close)
+""",
+    "an object array": 'cache["out"] = np.zeros(cache["out"].shape, dtype=object)\n',
+}
+
+
+@pytest.mark.parametrize("pretence", sorted(PRETENDERS))
+def test_outputs_that_only_pretend_to_be_arrays_earn_nothing(tmp_path, hidden, pretence):
+    notebook = student_notebook(tmp_path, CONV, {1: PRETENDERS[pretence]})
+    judged = verdict.judge_notebook(["conv_forward_stride1", "conv_views"], hidden, [notebook])
+    assert passed(judged) == {"conv_views"}
+    assert "forward" in judged.tests["conv_forward_stride1"].reason
+
+
+def test_an_endless_backward_times_out_per_call_and_forward_keeps_its_points(tmp_path, hidden, monkeypatch):
+    monkeypatch.setattr(verdict, "CALL_TIMEOUT", 2.0)
+    monkeypatch.setattr(verdict, "STARTUP_SECONDS", 10.0)
+    notebook = student_notebook(tmp_path, CONV, {2: "while True:\n    pass\n"})
+    judged = verdict.judge_notebook(["conv_forward_stride1", "conv_backward_stride1"], hidden, [notebook],
+                                    notebook_timeout=60)
+    assert passed(judged) == {"conv_forward_stride1"}
+    assert judged.timed_out and "timed out" in judged.tests["conv_backward_stride1"].reason
+
+
+def test_a_crash_in_one_method_costs_only_the_calls_of_that_method(tmp_path, hidden):
+    notebook = student_notebook(tmp_path, POOL, {2: "import os\nos._exit(3)\n"})
+    judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
+    assert passed(judged) == {"pool_views", "pool_forward"}
+    assert judged.crashed and "crashed" in judged.tests["pool_backward"].reason
+
+
+def test_statements_beside_the_class_are_not_run_by_the_kit(tmp_path, hidden):
+    notebook = student_notebook(tmp_path, POOL, prefix="import os\nos._exit(1)\n")
+    assert passed(verdict.judge_notebook(POOL_TESTS, hidden, [notebook])) == set(POOL_TESTS)
+
+
+def test_a_class_that_kills_its_process_when_defined_is_not_retried_forever(tmp_path, hidden):
+    notebook = student_notebook(tmp_path, POOL, prefix="def boom(cls):\n    import os\n    os._exit(1)\n\n\n@boom\n")
+    judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
+    assert passed(judged) == set()
+    assert len(judged.crashed) == sum(len(verdict.calls_of(test, hidden)) for test in POOL_TESTS)
+
+
+def test_the_notebook_time_limit_stops_everything_left(tmp_path, hidden):
+    notebook = student_notebook(tmp_path, CONV, {0: "import time\ntime.sleep(5)\nout_row, out_col = i // s, j // s\n"
+                                                    "view = x[:, :, i:i + k, j:j + k]\n"})
+    judged = verdict.judge_notebook(CONV_TESTS, hidden, [notebook], notebook_timeout=8)
+    assert passed(judged) == set()
+    assert any("notebook's time limit" in description for description in judged.timed_out)
+
+
+def test_results_are_read_only_from_regular_files_in_the_results_folder(tmp_path):
+    secret = tmp_path / "secret.npz"
+    np.savez(secret, out=np.ones(3))
+    results = tmp_path / "results"
+    results.mkdir()
+    os.symlink(secret, results / "0.npz")
+    (results / "1.npz").write_bytes(b"not an npz")
+    folder = os.open(results, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert verdict._read_result(folder, 0) == {"error": "its result was not a regular file"}
+        assert "could not be read" in verdict._read_result(folder, 1)["error"]
+        assert verdict._read_result(folder, 2) is None
+    finally:
+        os.close(folder)
+
+
+def test_training_needs_the_layer_tests_it_relies_on(hidden):
+    failing = {name: verdict.TestVerdict(name != "pool_backward") for name in verdict.TRAINING_NEEDS}
+    judged = verdict.judge_notebook([verdict.TRAINING_TEST], hidden, [], layer_tests=failing)
+    assert not judged.tests[verdict.TRAINING_TEST].passed
+    assert "pool_backward" in judged.tests[verdict.TRAINING_TEST].reason
