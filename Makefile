@@ -46,7 +46,7 @@ demo: $(READY)
 hidden: $(READY)
 	$(BIN)/python -m autograder.hidden_cases $(if $(HIDDEN_SEED),--seed $(HIDDEN_SEED))
 
-## benchmark: seconds per submission, plain `nbgrader autograde` vs `make grade`, side by side
+## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with the sandbox on and off
 benchmark: $(READY)
 	$(BIN)/python -m autograder.benchmark $(BENCHMARK_ARGS)
 

@@ -1,8 +1,10 @@
-"""Grading throughput: seconds per submission, plain ``nbgrader autograde`` vs. ``make grade``, in one run.
+"""Grading throughput: seconds per submission of plain ``nbgrader autograde`` and of ``make grade`` with the
+sandbox on and off, in one run.
 
-Usage: ``python -m autograder.benchmark [--students N]`` (what ``make benchmark`` runs). Both sides grade
+Usage: ``python -m autograder.benchmark [--students N]`` (what ``make benchmark`` runs). All three grade
 the same N submissions (the sample class, repeated) in fresh scratch course folders, one after the other
-on this machine. ``make grade`` also generates feedback and writes the reports; plain autograde does not.
+on this machine. Plain autograde runs nbgrader's own kernel manager, without the sandbox and without the
+kit's verdicts; ``make grade`` also computes those verdicts, generates feedback and writes the reports.
 """
 
 import argparse
@@ -40,17 +42,20 @@ def plain_autograde(class_dir, course_root):
         shutil.copytree(student, course_root / "submitted" / student.name / ASSIGNMENT)
     started = time.perf_counter()
     try:
-        run_nbgrader("autograde", ASSIGNMENT, "--create", course_root=course_root, quiet=True)
+        run_nbgrader("autograde", ASSIGNMENT, "--create", "--Execute.kernel_manager_class="
+                     "jupyter_client.manager.AsyncKernelManager", course_root=course_root, quiet=True)
     except subprocess.CalledProcessError:  # nbgrader exits 1 when some submission failed; it graded the rest
         pass
     return time.perf_counter() - started
 
 
-def kit_grade(class_dir, course_root):
-    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class."""
+def kit_grade(class_dir, course_root, sandbox=True):
+    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class, with or without the
+    sandbox."""
+    environment = {**os.environ, "CNNKIT_SANDBOX": "on" if sandbox else "off"}
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "autograder.grade", str(class_dir), f"--course-root={course_root}"],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, env=environment)
     return time.perf_counter() - started
 
 
@@ -63,11 +68,15 @@ def main(argv=None):
         class_dir = make_class(scratch, generate_assignment(scratch / "release-course"), args.students)
         plain = plain_autograde(class_dir, scratch / "plain")
         kit = kit_grade(class_dir, scratch / "kit")
+        unconfined = kit_grade(class_dir, scratch / "kit-unconfined", sandbox=False)
     n = args.students
     print(f"{n} submissions, {os.cpu_count()} cores")
-    print(f"  nbgrader autograde: {plain:7.1f} s  {plain / n:5.2f} s per submission (autograde only)")
-    print(f"  make grade:         {kit:7.1f} s  {kit / n:5.2f} s per submission (autograde, feedback, reports)")
-    print(f"  ratio make grade / nbgrader autograde: {kit / plain:.2f}")
+    print(f"  nbgrader autograde:          {plain:7.1f} s  {plain / n:5.2f} s per submission (autograde only)")
+    print(f"  make grade, sandbox on:      {kit:7.1f} s  {kit / n:5.2f} s per submission (autograde, verdicts, "
+          "feedback, reports)")
+    print(f"  make grade, sandbox off:     {unconfined:7.1f} s  {unconfined / n:5.2f} s per submission")
+    print(f"  ratio sandbox on / off: {kit / unconfined:.2f}; make grade (sandbox on) / nbgrader autograde: "
+          f"{kit / plain:.2f}")
 
 
 if __name__ == "__main__":
