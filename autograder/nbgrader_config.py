@@ -40,6 +40,17 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # Every kernel runs in the sandbox (bubblewrap where it works, resource limits everywhere; see
 # autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
 c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
+# nbgrader's Execute, but a cell that prints without end cannot fill the grader's memory: its output is cut
+# after 2 MB (autograder/limited_execute.py). The rest of the list is nbgrader's default.
+c.Autograde.autograde_preprocessors = [
+    "autograder.limited_execute.LimitedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 
 # A warning or anything else printed to stderr by a correct solution must not cost points: nbgrader
 # scores a test cell 0 when it has stderr output, so all stderr output is dropped before scoring.

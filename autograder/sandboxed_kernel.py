@@ -10,6 +10,7 @@ when it has run longer than the notebook time limit.
 
 import os
 import shutil
+import subprocess
 import tempfile
 import threading
 from pathlib import Path
@@ -41,6 +42,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             if notebook.is_file() and not notebook.is_symlink():
                 shutil.copyfile(notebook, self._scratch / notebook.name)
         kw["cwd"] = str(self._scratch)
+        # What the kernel writes to its own stdout and stderr (os.write(1, ...) is echoed there too) would land
+        # in the grader's terminal: it goes nowhere. The notebook's outputs come over the sockets.
+        kw["stdout"] = kw["stderr"] = subprocess.DEVNULL
         return await super()._async_pre_start_kernel(**kw)
 
     def format_kernel_cmd(self, extra_arguments=None):
