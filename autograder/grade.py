@@ -183,6 +183,17 @@ def _grade_safely(api, course_root, submission, graded_cells, hidden):
 _WORKER_API = {}
 
 
+def _die_with_the_grader():
+    """Worker initializer (Linux): the worker is killed when the grading process dies, so an interrupted run
+    leaves nothing running that could race with the next one (its kernels die with the worker)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: nothing to do
+        pass
+
+
 def _grade_in_worker(course_root, submission, graded_cells, hidden):
     """Grade one student in a worker process, with one nbgrader API object per process."""
     warnings.filterwarnings("ignore", module="nbgrader")
@@ -198,7 +209,8 @@ def _grade_all(course_root, submissions, graded_cells, hidden, jobs):
         for submission in submissions:
             yield _grade_safely(api, course_root, submission, graded_cells, hidden)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_die_with_the_grader) as pool:
         futures = [pool.submit(_grade_in_worker, course_root, submission, graded_cells, hidden)
                    for submission in submissions]
         for future in as_completed(futures):
