@@ -76,6 +76,9 @@ def _autograde(api, course_root, submission, result):
         if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
             result.worsen("kernel died", "nbgrader: the kernel died while running the notebooks (crash, memory, or "
                                          "the notebook time limit); no feedback")
+        elif "CellTimeoutError" in text:  # e.g. a cell that ignores the interrupt, or whose output does not end
+            result.worsen("timed out", "nbgrader: a cell ran past the time limit and could not be stopped, or its "
+                                       "output did not end; no feedback")
         else:
             last = ((outcome.get("error") or "autograde failed").strip().splitlines() or ["autograde failed"])[-1]
             result.worsen("nbgrader failed", f"nbgrader could not autograde: {last[:200]}; no feedback")
@@ -217,6 +220,25 @@ def _grade_all(course_root, submissions, graded_cells, hidden, jobs):
             yield future.result()
 
 
+def _grade_class(course_root, submissions, graded_cells, hidden, jobs, progress):
+    """Every student's StudentResult, in the order of ``submissions``; a student whose grading failed in a worker
+    (e.g. the gradebook was busy) is graded once more, alone."""
+    by_student = {}
+    with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
+        for result in _grade_all(course_root, submissions, graded_cells, hidden, jobs):
+            by_student[result.student_id] = result
+            bar.set_postfix_str(result.student_id)
+            bar.update()
+    results = []
+    for submission in submissions:  # in the order of the input, whatever the order they finished in
+        result = by_student[submission.student_id]
+        if result.status == "grader error" and jobs > 1:  # e.g. the gradebook was busy: once more, alone
+            result = _grade_safely(make_api(course_root), course_root, submission, graded_cells, hidden)
+            result.notes.append("graded a second time, alone, after a grader error")
+        results.append(result)
+    return results
+
+
 def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None, hidden_cases=None):
     """Grade every student of ``submissions_path``; returns the list of StudentResult, in input order.
 
@@ -236,19 +258,19 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     else:
         submissions = read_folder(submissions_path, names)
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
-    by_student = {}
-    with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
-        for result in _grade_all(course_root, submissions, graded_cells, hidden, jobs):
-            by_student[result.student_id] = result
-            bar.set_postfix_str(result.student_id)
-            bar.update()
-    results = []
-    for submission in submissions:  # in the order of the input, whatever the order they finished in
-        result = by_student[submission.student_id]
-        if result.status == "grader error" and jobs > 1:  # e.g. the gradebook was busy: once more, alone
-            result = _grade_safely(make_api(course_root), course_root, submission, graded_cells, hidden)
-            result.notes.append("graded a second time, alone, after a grader error")
-        results.append(result)
+    scratch = course_root / "scratch"  # the sandboxes' folders, also those an interrupted run left
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir()
+    previous_root = os.environ.get("CNNKIT_SCRATCH_ROOT")
+    os.environ["CNNKIT_SCRATCH_ROOT"] = str(scratch)  # read by the sandboxes, in this process and the workers
+    try:
+        results = _grade_class(course_root, submissions, graded_cells, hidden, jobs, progress)
+    finally:
+        if previous_root is None:
+            del os.environ["CNNKIT_SCRATCH_ROOT"]
+        else:
+            os.environ["CNNKIT_SCRATCH_ROOT"] = previous_root
+        shutil.rmtree(scratch, ignore_errors=True)
     reports.write_all(results, graded_cells, reports_dir)
     return results
 

@@ -19,6 +19,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,6 +75,12 @@ def _python_paths():
     """The interpreter's installation, the virtual environment and cnnkit, in the order they are mounted."""
     prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
     return sorted(prefixes) + [CNNKIT_PACKAGE]
+
+
+def scratch_folder(prefix):
+    """A new, empty scratch folder: under $CNNKIT_SCRATCH_ROOT when set (grading sets it to one folder per run, which
+    it empties at the start and the end, so that even a killed run leaves nothing behind), else in the temp folder."""
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=os.environ.get("CNNKIT_SCRATCH_ROOT") or None))
 
 
 def sandbox_environment(scratch, extra=None):

@@ -30,7 +30,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._sockets = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
-        self._scratch = Path(tempfile.mkdtemp(prefix="cnnkit-scratch-"))
+        self._scratch = sandbox.scratch_folder("kernel-")
         self.transport = "ipc"
         self.connection_file = str(self._sockets / "kernel.json")
         self.ip = str(self._sockets / "kernel-ipc")

@@ -80,7 +80,9 @@ def read_student(folder, student_id, notebook_names):
     submission = Submission(student_id)
     for name in notebook_names:
         path = Path(folder) / f"{name}.ipynb"
-        if not path.is_file():
+        if path.is_symlink():  # it could point at anything readable by the grader, e.g. the reference solution
+            submission.unreadable[name] = "a symbolic link, not a notebook file"
+        elif not path.is_file():
             submission.missing.append(name)
         elif reason := unreadable_reason(path):
             submission.unreadable[name] = reason

@@ -17,7 +17,6 @@ import shutil
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +34,7 @@ LARGEST_RESULT = 64 * sandbox.MIB
 MINIMUM_ACCURACY = 0.90
 TRAINING_NEEDS = [check.__name__ for *_, layer_checks in network.LAYER_CHECKS for check in layer_checks]
 TRAINING_TEST = "cnn_test_accuracy"
+SKIPPED = "not run: an earlier call of the same test timed out or crashed"
 
 
 @dataclass
@@ -161,13 +161,18 @@ def _tail(log):
         return ""
 
 
-def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT):
+def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
     """Run ``calls`` on the student's classes in the sandbox; returns one entry per call: the dict of its saved
-    outputs, or a string saying why there is none ("timed out: ..." or "crashed: ...").
+    outputs, or a string saying why there is none ("timed out: ...", "crashed: ..." or :data:`SKIPPED`).
 
     :param notebooks: paths of the student's notebooks to copy into the scratch folder.
+    :param tests: the graded test of each call (calls of a test next to each other; default: every call its own).
+        Once a call timed out or crashed, its test has failed: the test's other calls are skipped, so that one
+        endless or crashing method costs one time limit per test, not one per call, and cannot use up the
+        notebook's time limit before the tests that do not call it.
     """
-    scratch = Path(tempfile.mkdtemp(prefix="cnnkit-verdict-"))
+    tests = list(range(len(calls))) if tests is None else tests
+    scratch = sandbox.scratch_folder("verdict-")
     results_dir = scratch / "results"
     results_dir.mkdir()
     results_fd = os.open(results_dir, os.O_RDONLY | os.O_DIRECTORY)
@@ -219,6 +224,10 @@ def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT):
                 for rest in range(index, len(calls)):
                     outcomes[rest] = f"crashed: not run, the process died at every start{_tail(log)}"
                 index = len(calls)
+            if 0 < index < len(calls) and isinstance(outcomes[index - 1], str):  # that call's test has failed
+                failed_test = tests[index - 1]
+                while index < len(calls) and tests[index] == failed_test:
+                    outcomes[index], index = SKIPPED, index + 1
             first = index
     finally:
         os.close(results_fd)
@@ -332,9 +341,18 @@ def judge_notebook(grade_ids, hidden, notebooks, layer_tests=None, notebook_time
                                           for name in TRAINING_NEEDS):
         calls = [(g, c) for g, c in calls if g != TRAINING_TEST]  # no need to train: it cannot earn the points
         verdict.tests[TRAINING_TEST] = _judge_training(None, layer_tests or {})
-    outcomes = harvest([call for _, call in calls], notebooks, notebook_timeout) if calls else []
+    # A backward call carries the expected output of forward on its input (as its cache): the backward calls run in
+    # a process of their own, after the others, so that no forward call can find that output and return it.
+    outcomes, deadline = [None] * len(calls), time.monotonic() + notebook_timeout
+    for backward in (False, True):
+        part = [index for index, (_, call) in enumerate(calls) if (call["kind"] == "backward") == backward]
+        if part:
+            found = harvest([calls[i][1] for i in part], notebooks, max(0.0, deadline - time.monotonic()),
+                            tests=[calls[i][0] for i in part])
+            for index, outcome in zip(part, found):
+                outcomes[index] = outcome
     for (grade_id, call), outcome in zip(calls, outcomes):
-        if isinstance(outcome, str):
+        if isinstance(outcome, str) and outcome != SKIPPED:
             where = f"{grade_id}, {call['label']}"
             (verdict.timed_out if outcome.startswith("timed out") else verdict.crashed).append(f"{where}: {outcome}")
         if grade_id == TRAINING_TEST:
