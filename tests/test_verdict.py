@@ -4,6 +4,7 @@ crash or an endless loop elsewhere did not touch."""
 
 import json
 import os
+import time
 
 import numpy as np
 import pytest
@@ -97,10 +98,14 @@ def test_statements_beside_the_class_are_not_run_by_the_kit(tmp_path, hidden):
 
 
 def test_a_class_that_kills_its_process_when_defined_is_not_retried_forever(tmp_path, hidden):
+    """The process dies at every start: after two such starts the remaining calls are not run (one start per call
+    would take minutes)."""
     notebook = student_notebook(tmp_path, POOL, prefix="def boom(cls):\n    import os\n    os._exit(1)\n\n\n@boom\n")
+    started = time.monotonic()
     judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
+    assert time.monotonic() - started < 30
     assert passed(judged) == set()
-    assert len(judged.crashed) == sum(len(verdict.calls_of(test, hidden)) for test in POOL_TESTS)
+    assert all("crashed" in judged.tests[test].reason for test in POOL_TESTS)
 
 
 def test_the_notebook_time_limit_stops_everything_left(tmp_path, hidden):
