@@ -109,6 +109,12 @@ def _judge(submitted, submission, graded_cells, hidden, result):
         for grade_id, max_points in cells:
             result.tests.append((notebook, grade_id, max_points if verdicts[grade_id].passed else 0.0, max_points))
         result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
+    for file_name, class_name in verdict.CLASSES.values():
+        notebook = Path(file_name).stem
+        if notebook in submission.notebooks and (names := verdict.borrowed_code(submitted / file_name, class_name)):
+            result.review.append((notebook, class_name, result.scores[notebook], None,
+                                  f"the code of {class_name} uses {', '.join(names)}: a library may compute the "
+                                  "outputs (points kept; look at it)"))
     return {grade_id: v.reason for grade_id, v in verdicts.items() if not v.passed}
 
 
@@ -130,9 +136,9 @@ def record_in_gradebook(course_root, result, reasons):
             grade.manual_score = points if grade.auto_score is None or disagrees else None
             grade.needs_manual_grade = disagrees
         gradebook.db.commit()
-    for notebook, grade_id, points, auto, _ in result.review:
-        result.notes.append(f"review {notebook}: {grade_id}: nbgrader's in-kernel test gave {auto:g}, the kit's "
-                            f"verdict {points:g} (the kit's counts)")
+    for notebook, grade_id, points, auto, reason in result.review:
+        result.notes.append(f"review {notebook}: {grade_id}: " + (reason if auto is None else
+                            f"nbgrader's in-kernel test gave {auto:g}, the kit's verdict {points:g} (the kit's counts)"))
 
 
 def grade_student(api, course_root, submission, graded_cells, hidden):

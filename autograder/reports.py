@@ -46,14 +46,15 @@ def write_tests(results, path):
 
 def write_review(results, path):
     """review.csv: one row per test where nbgrader's in-kernel result and the kit's verdict disagree (the kit's
-    points count); these submissions deserve a human look."""
+    points count), and one per class whose code uses a library that may compute its outputs (grade_id is then the
+    class name, points the notebook's, nbgrader_points empty); these submissions deserve a human look."""
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["student_id", "notebook", "grade_id", "points", "nbgrader_points", "kit_reason"])
         for result in results:
             for notebook, grade_id, points, nbgrader_points, reason in result.review:
-                writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(nbgrader_points),
-                                 reason])
+                writer.writerow([result.student_id, notebook, grade_id, _points(points),
+                                 "" if nbgrader_points is None else _points(nbgrader_points), reason])
 
 
 def plot_class_report(results, path):

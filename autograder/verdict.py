@@ -13,6 +13,7 @@ digits and the four layer tests that training relies on earned theirs.
 """
 
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -25,6 +26,8 @@ import numpy as np
 
 from autograder import sandbox
 from cnnkit import checks, network, oracle
+from cnnkit.harvest import CLASSES
+from cnnkit.notebook_loader import class_code
 
 CALL_TIMEOUT = float(os.environ.get("CNNKIT_CALL_TIMEOUT", "20"))  # seconds per call to a layer method
 TRAINING_TIMEOUT = float(os.environ.get("CNNKIT_TRAINING_TIMEOUT", "300"))  # the training call of notebook 03
@@ -233,6 +236,22 @@ def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
         os.close(results_fd)
         shutil.rmtree(scratch, ignore_errors=True)
     return outcomes
+
+
+# ---- code worth a human look -------------------------------------------------------------------------
+
+# A class that returns what a library computes earns its points (its outputs are right) but deserves a look: the
+# kit's oracle, SciPy, deep-learning frameworks, and dynamic imports that could hide them.
+BORROWED = re.compile(r"\b(oracle|scipy|torch|tensorflow|jax|keras|cupy|__import__|importlib|sys\.modules)\b")
+
+
+def borrowed_code(notebook, class_name):
+    """The names in the code that defines the student's class (see cnnkit.notebook_loader.class_code) that point at
+    a library implementation of the layer, sorted; empty when there is none or the notebook cannot be read."""
+    try:
+        return sorted(set(BORROWED.findall(class_code(notebook, class_name))))
+    except Exception:  # unreadable or not defining the class: the verdicts already say so
+        return []
 
 
 # ---- judging ------------------------------------------------------------------------------------------

@@ -60,21 +60,8 @@ def _needed(definitions, class_names):
     return [item for item in definitions if item in needed], used
 
 
-def load_classes(notebook_path, *class_names):
-    """Define ``class_names`` as the notebook does, without running the whole notebook.
-
-    In notebook order, the top-level definitions (functions, classes, constant assignments) of every code
-    cell that the classes need, directly or through each other, are run, after the import statements that
-    bind a name they use (an import that fails is skipped: a name it should have bound fails when used).
-    The rest (plots, checks, experiments) is not run; a later definition replaces an earlier one, as when
-    the notebook runs top to bottom.
-
-    :param notebook_path: path of an .ipynb file.
-    :param class_names: names of top-level classes to return.
-    :returns: dict mapping each name to its class object.
-    :raises NotebookLoadError: if the notebook is unreadable, a cell defining one of the classes does not
-        compile, one of their definitions fails, or a class is missing.
-    """
+def _statements(notebook_path, class_names):
+    """The (cell index, statement) pairs that define ``class_names``, in the order load_classes runs them."""
     path = Path(notebook_path)
     try:  # plain JSON: nbformat's schema validation would cost seconds and is not needed to read code cells
         cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
@@ -99,9 +86,28 @@ def load_classes(notebook_path, *class_names):
     needed = [(index, node) for index, node in imports
               if isinstance(node, ast.Import) and _bound_names(node) & used
               or isinstance(node, ast.ImportFrom) and (_bound_names(node) & used or "*" in _bound_names(node))]
+    return sorted(needed + definitions, key=lambda item: (item[0], item[1].lineno))
+
+
+def load_classes(notebook_path, *class_names):
+    """Define ``class_names`` as the notebook does, without running the whole notebook.
+
+    In notebook order, the top-level definitions (functions, classes, constant assignments) of every code
+    cell that the classes need, directly or through each other, are run, after the import statements that
+    bind a name they use (an import that fails is skipped: a name it should have bound fails when used).
+    The rest (plots, checks, experiments) is not run; a later definition replaces an earlier one, as when
+    the notebook runs top to bottom.
+
+    :param notebook_path: path of an .ipynb file.
+    :param class_names: names of top-level classes to return.
+    :returns: dict mapping each name to its class object.
+    :raises NotebookLoadError: if the notebook is unreadable, a cell defining one of the classes does not
+        compile, one of their definitions fails, or a class is missing.
+    """
+    path = Path(notebook_path)
     module = types.ModuleType(path.stem)
     module.__file__ = str(path)
-    for index, node in sorted(needed + definitions, key=lambda item: (item[0], item[1].lineno)):
+    for index, node in _statements(path, class_names):
         try:
             code = compile(ast.Module(body=[node], type_ignores=[]), f"{path.name}, code cell {index + 1}", "exec")
             exec(code, module.__dict__)
@@ -112,3 +118,8 @@ def load_classes(notebook_path, *class_names):
     if missing:
         raise NotebookLoadError(f"{path.name} does not define {', '.join(missing)}")
     return {name: module.__dict__[name] for name in class_names}
+
+
+def class_code(notebook_path, *class_names):
+    """The source that :func:`load_classes` runs to define ``class_names`` (imports and definitions), as one string."""
+    return "\n".join(ast.unparse(node) for _, node in _statements(Path(notebook_path), class_names))
