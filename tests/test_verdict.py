@@ -137,3 +137,12 @@ def test_training_needs_the_layer_tests_it_relies_on(hidden):
     judged = verdict.judge_notebook([verdict.TRAINING_TEST], hidden, [], layer_tests=failing)
     assert not judged.tests[verdict.TRAINING_TEST].passed
     assert "pool_backward" in judged.tests[verdict.TRAINING_TEST].reason
+
+
+def test_a_class_that_returns_what_a_library_computes_is_flagged_for_a_human_look(tmp_path):
+    """Its outputs are right, so its points stand, but review.csv lists it (see grade._judge)."""
+    borrowing = student_notebook(tmp_path, POOL, {1: 'cache["out"] = __import__("cnnkit.oracle").oracle.maxpool_forward'
+                                                     '(x, k)\n'}, prefix="from scipy import signal\n")
+    assert verdict.borrowed_code(borrowing, "MaxPooling2dLayer") == ["__import__", "oracle"]  # scipy: not used
+    (tmp_path / "honest").mkdir()
+    assert verdict.borrowed_code(student_notebook(tmp_path / "honest", POOL), "MaxPooling2dLayer") == []
