@@ -79,13 +79,13 @@ HOSTILE = {
     "endless_forward": ("forward loops forever when the kit calls it (in the kernel it is right, which keeps the run "
                         "short); views and backward are right", "timed out", ALL_POOL - {"pool_forward"}),
     "endless_class_cell": ("an endless loop after the (right) class, in the class cell", "timed out", ALL_POOL),
-    "endless_deaf_loop": ("ignores SIGINT, then loops forever in the class cell", "timed out", ALL_POOL),
+    "endless_deaf_loop": ("ignores SIGINT, then loops forever (sleeping) in the class cell", "timed out", ALL_POOL),
     "all_cells_slow": ("an extra cell sleeping 15 s after every code cell: each under the cell time limit, "
                        "together over the notebook's", "kernel died", ALL_POOL),
     "memory_hog": ("backward allocates until the memory runs out", "missing notebook", {"pool_views", "pool_forward"}),
     "sigkill_self": ("backward kills its own process with SIGKILL", "kernel died", {"pool_views", "pool_forward"}),
     "exits_in_class_cell": ("os._exit(0) after the (right) class, in the class cell", "kernel died", ALL_POOL),
-    "floods_the_kernel": ("prints 1 MB lines without end in the class cell", "timed out", ALL_POOL),
+    "floods_the_kernel": ("prints 300 lines of 1 MB in the class cell, then never ends", "timed out", ALL_POOL),
     "floods_the_kit": ("backward prints 300 MB, only when the kit calls it (the file size limit stops it)",
                        "missing notebook", {"pool_views", "pool_forward"}),
     # ---- laptop crashed mid-save, and other accidents ----
@@ -109,8 +109,9 @@ HOSTILE = {
 NEEDS_SANDBOX = {"reads_secrets", "writes_outside", "network", "leaves_daemons", "kills_everything"}
 # Attacks that still get points they did not earn, and why the kit lets them (their test is an expected failure).
 KNOWN_HOLES = {
-    "calls_the_oracle": "the sandbox must let the student's code import cnnkit (the notebooks need it), and with it "
-                        "cnnkit.oracle, which computes both layers; the kit neither blocks it nor flags it for review",
+    "calls_the_oracle": "student code must be able to import cnnkit (the notebooks need it), and with it "
+                        "cnnkit.oracle, which computes both layers: the outputs are right, so the kit keeps the points "
+                        "and only flags the class in review.csv for a human look",
 }
 # Attacks that print one line "<marker> <probe>: SUCCEEDED|FAILED ..." per probe in the class cell's output.
 PROBES = {
@@ -451,9 +452,11 @@ FLOOD_THE_KIT = ("import os, sys\nif os.path.exists('calls.npz'):  # only the ki
                  "grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, out_row, out_col]\n")
 AFTER_THE_CLASS = {
     "endless_class_cell": "\nwhile True:\n    pass\n",
-    "endless_deaf_loop": "\nimport signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n",
+    "endless_deaf_loop": ("\nimport signal, time\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n"
+                          "    time.sleep(1)\n"),
     "exits_in_class_cell": "\nimport os\nos._exit(0)\n",
-    "floods_the_kernel": "\nwhile True:\n    print('A' * 1_000_000)\n",
+    "floods_the_kernel": ("\nimport time\nfor _ in range(300):\n    print('A' * 1_000_000)\nwhile True:\n"
+                          "    time.sleep(1)\n"),
 }
 
 

@@ -44,7 +44,7 @@ needs_bubblewrap = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not i
 # Honest students of the sample class, with points in more than one notebook (one trains the network).
 HONEST = ["average_pooling", "correct", "flipped_kernel"]
 # Graded again, killed partway and graded once more by the command line; cheap, and in this order.
-INTERRUPTED = ["memory_hog", "patched_checks", "pretend_arrays"]
+INTERRUPTED = ["memory_hog", "pretend_arrays"]
 LIMITS = {"CNNKIT_CELL_TIMEOUT": "20", "CNNKIT_CALL_TIMEOUT": "5", "CNNKIT_NOTEBOOK_TIMEOUT": "90"}
 PRIVATE_SEED = 4242  # the instructor's own hidden cases, passed to every run as a file
 HTML_TAG = re.compile(r"<[^>]+>")
@@ -93,9 +93,10 @@ class Interrupted(Run):
 
 
 def environment(**extra):
-    """The grader's environment for a command-line run: the short limits, the virtual environment first on PATH."""
-    return {**os.environ, **LIMITS, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            **extra}
+    """The grader's environment for a command-line run: the short limits, the virtual environment first on PATH
+    (and not the scratch folder of the run going on in this process)."""
+    inherited = {name: value for name, value in os.environ.items() if name != "CNNKIT_SCRATCH_ROOT"}
+    return {**inherited, **LIMITS, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **extra}
 
 
 def command_line(course, students, root, jobs):
@@ -338,6 +339,15 @@ def test_the_gradebook_holds_the_points_of_the_reports(mixed):
         for grade_id, (score, auto, needs_look) in stored[student].items():
             disagrees = auto is not None and auto != points[grade_id]
             assert needs_look == disagrees == ((student, grade_id) in review), (student, grade_id)
+
+
+def test_a_class_computed_by_the_kit_oracle_is_flagged_for_review(mixed):
+    """The attack that keeps unearned points (calls_the_oracle, an expected failure above) is at least put in front
+    of the instructor: review.csv names its class and the oracle."""
+    _, root = mixed
+    with open(root / "reports" / "review.csv") as file:
+        flagged = [row for row in csv.DictReader(file) if row["student_id"] == "calls_the_oracle"]
+    assert [(row["grade_id"], "oracle" in row["kit_reason"]) for row in flagged] == [("MaxPooling2dLayer", True)]
 
 
 def secret_solution_lines():
