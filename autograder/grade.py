@@ -48,6 +48,11 @@ class StudentResult:
     tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
     review: list = field(default_factory=list)  # (notebook, grade_id, kit points, nbgrader points, kit's reason)
 
+    def earn_nothing(self, graded_cells):
+        """Zero points for every graded test (a submission that cannot be graded, or a failure of the kit)."""
+        self.tests = [(nb, grade_id, 0.0, points) for nb, cells in graded_cells.items() for grade_id, points in cells]
+        self.scores = {notebook: 0.0 for notebook in graded_cells}
+
     def worsen(self, status, note):
         """Record a problem; keep the worst status."""
         self.notes.append(note)
@@ -146,8 +151,7 @@ def grade_student(api, course_root, submission, graded_cells, hidden):
     result = StudentResult(submission.student_id)
     if not is_safe_student_id(submission.student_id):
         result.worsen("invalid student id", "student folder names may use letters, digits and . - _ @ only")
-        result.tests = [(nb, grade_id, 0.0, points) for nb, cells in graded_cells.items() for grade_id, points in cells]
-        result.scores = {notebook: 0.0 for notebook in graded_cells}
+        result.earn_nothing(graded_cells)
         return result
     for name in submission.missing:
         result.worsen("missing notebook", f"{name}.ipynb was not handed in")
@@ -184,8 +188,7 @@ def _grade_safely(api, course_root, submission, graded_cells, hidden):
     except Exception as error:
         result = StudentResult(submission.student_id)
         result.worsen("grader error", f"{type(error).__name__}: {error}")
-        result.tests = [(nb, grade_id, 0.0, points) for nb, cells in graded_cells.items() for grade_id, points in cells]
-        result.scores = {notebook: 0.0 for notebook in graded_cells}
+        result.earn_nothing(graded_cells)
         return result
 
 
