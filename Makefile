@@ -1,5 +1,6 @@
-# Two commands for everyone: `make lab` (students) and `make test` (maintainers);
-# instructors grade with `make grade SUBMISSIONS=...` and see it all work with `make demo`.
+# Two commands: `make demo` (the kit's main job: grade a sample class) and `make test` (the whole suite).
+# Instructors give students `make handout`'s zip and grade with `make grade SUBMISSIONS=...`;
+# `make lab` tries the student notebooks in a working copy of the hand-out (build/lab).
 # Every target creates .venv from requirements.txt when it is missing or older than requirements.txt.
 
 PYTHON ?= python3
@@ -9,7 +10,7 @@ READY := $(VENV)/.ready
 # nbgrader runs helper programs (alembic) that it expects on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab test release grade demo hidden benchmark clean
+.PHONY: lab handout test release grade demo hidden benchmark clean
 
 DEMO_CLASS := build/demo-class
 
@@ -20,9 +21,14 @@ $(READY): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(READY)
 
-## lab: open JupyterLab on the student notebooks
+## handout: what students get, build/handout/ and build/cnn-course-handout.zip (notebooks, cnnkit, make lab/check)
+handout: $(READY)
+	$(BIN)/python -m autograder.handout
+
+## lab: JupyterLab as a student sees it, on build/lab/ (a working copy of the hand-out whose notebooks are kept)
 lab: $(READY)
-	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+	$(BIN)/python -m autograder.handout --working-copy build/lab
+	$(MAKE) --no-print-directory -C build/lab lab VENV=$(CURDIR)/$(VENV) LAB_ARGS="$(LAB_ARGS)"
 
 ## test: the whole suite (reference vs oracle, checks, release sync, nbval on both notebook sets)
 test: $(READY)

@@ -1,8 +1,11 @@
-"""Generate the student notebooks in ``notebooks/`` from the reference notebooks in ``solutions/``.
+"""Generate what the reference notebooks in ``solutions/`` imply: the student notebooks in ``notebooks/``, and the
+case data the checks compare with (``cnnkit/visible_cases.npz``, ``autograder/runner/kernel_cases.npz``) and
+the figure data of notebook 02 (``cnnkit/worked_examples.npz``).
 
-nbgrader does the work (``generate_assignment``: solution regions become stubs, hidden tests are
-removed, cells are locked and checksummed, the gradebook learns the graded cells); this module only
-lays out the course folder nbgrader expects and copies the result back.
+nbgrader does the work on the notebooks (``generate_assignment``: solution regions become stubs, hidden
+tests are removed, cells are locked and checksummed, the gradebook learns the graded cells); this module
+only lays out the course folder nbgrader expects and copies the result back. The case data comes from
+:mod:`autograder.cases`.
 
 Usage: ``python -m autograder.release`` (what ``make release`` runs).
 """
@@ -15,6 +18,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from autograder import cases, worked_examples
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -77,6 +82,10 @@ def main(argv=None):
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
     parser.add_argument("--output", type=Path, default=STUDENT_NOTEBOOKS, help="where the student notebooks go")
     args = parser.parse_args(argv)
+    for path in cases.write_data_files():
+        print(f"Cases written to {path}")
+    if worked_examples.write():
+        print(f"Figure data written to {worked_examples.WORKED_EXAMPLES}")
     write_student_notebooks(generate_assignment(args.course_root), args.output)
     print(f"Student notebooks written to {args.output}")
 

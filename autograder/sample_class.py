@@ -156,6 +156,15 @@ def with_jupyterlab_accidents(notebook):
     return notebook
 
 
+def fill_in(folder, student):
+    """Fill in the class cells of the student notebooks in ``folder``, in place, as the sample ``student`` did."""
+    for notebook_name, source in class_sources(student).items():
+        path = Path(folder) / f"{notebook_name}.ipynb"
+        notebook = nbformat.read(path, as_version=4)
+        solution_cell(notebook).source = source
+        nbformat.write(notebook, path)
+
+
 def build(output_dir, release_dir):
     """Write ``output_dir/<student>/<notebook>.ipynb`` for every sample student."""
     output_dir = Path(output_dir)

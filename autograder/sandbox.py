@@ -4,9 +4,11 @@
 
 - **bubblewrap** (Linux, Debian package ``bubblewrap``): new user, PID, network, IPC and UTS
   namespaces, so no network, no view of the grader's processes, and every process it started dies
-  with it; a file system made of the system folders, Python, the virtual environment and the
-  ``cnnkit`` package, all read-only, plus one writable scratch folder. The course folder (hidden
-  cases, gradebook, reference notebooks), the other students and the grader's home are not there.
+  with it; a file system made of the system folders, Python, the virtual environment, the student
+  package ``cnnkit`` (what the hand-out ships) and ``autograder/runner`` (the code that calls the
+  student's classes, which holds no answer), all read-only, plus one writable scratch folder. The rest
+  of ``autograder/`` (oracle, hidden cases, verdicts, gradebook), the reference notebooks, the other
+  students and the grader's home are not there.
 - **limits** (everywhere): address space, file size and core dumps through ``setrlimit``.
 
 Wall-clock limits are the caller's job: it kills the process group (see :func:`kill_group`).
@@ -26,6 +28,10 @@ from pathlib import Path
 import cnnkit
 
 CNNKIT_PACKAGE = Path(cnnkit.__file__).resolve().parent
+AUTOGRADER = Path(__file__).resolve().parent
+# All the kit code a sandbox holds: the student package, and of the instructor's side only the runner (and the
+# package file that makes it importable).
+KIT_CODE = [CNNKIT_PACKAGE, AUTOGRADER / "__init__.py", AUTOGRADER / "runner"]
 GIB, MIB = 1024**3, 1024**2
 # Read-only system paths a Python kernel needs (those that do not exist here are skipped). /etc is not
 # bound whole: only what the dynamic linker, fonts and time zones read.
@@ -57,7 +63,7 @@ def bubblewrap():
 def protections():
     """One line per protection, saying whether it is active on this machine."""
     if bubblewrap():
-        confined = ["sandbox: bubblewrap (no network; read-only system, Python and cnnkit; course files, gradebook "
+        confined = ["sandbox: bubblewrap (no network; read-only system, Python and the student package; course files, gradebook "
                     "and other students not mounted; writes only to a scratch folder; all processes killed with it)"]
     else:
         why = "switched off by CNNKIT_SANDBOX=off" if os.environ.get("CNNKIT_SANDBOX") == "off" else \
@@ -72,9 +78,9 @@ def protections():
 
 
 def _python_paths():
-    """The interpreter's installation, the virtual environment and cnnkit, in the order they are mounted."""
+    """The interpreter's installation, the virtual environment and the kit code, in the order they are mounted."""
     prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
-    return sorted(prefixes) + [CNNKIT_PACKAGE]
+    return sorted(prefixes) + KIT_CODE
 
 
 def scratch_folder(prefix):

@@ -1,7 +1,7 @@
 """The kit's verdict on each graded test: computed here, from what the student's code returned.
 
 For every graded test cell, the student's class is called on the visible cases and on the
-instructor's hidden cases by :mod:`cnnkit.harvest`, in the sandbox, in a scratch folder that holds
+instructor's hidden cases by :mod:`autograder.runner.harvest`, in the sandbox, in a scratch folder that holds
 copies of the student's notebooks only. Its outputs come back as plain arrays (``.npz`` read without
 pickles); this process, which the student's code cannot reach, compares them with the oracle.
 Time limits: one per call (a call past it is counted as failed and the harvest goes on after it in
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import sandbox
-from cnnkit import checks, network, oracle
-from cnnkit.harvest import CLASSES
+from autograder import oracle, sandbox
+from autograder.runner.harvest import CLASSES
+from cnnkit import casefile, checks, network
 from cnnkit.notebook_loader import class_code
 
 CALL_TIMEOUT = float(os.environ.get("CNNKIT_CALL_TIMEOUT", "20"))  # seconds per call to a layer method
@@ -57,30 +57,22 @@ class NotebookVerdict:
 
 # ---- the calls ---------------------------------------------------------------------------------------
 
-def _conv_call(kind, label, x, weights, stride, grad_output=None):
-    call = {"kind": kind, "layer": "conv", "label": label, "x": x, "k": weights.shape[1], "stride": int(stride)}
-    if kind != "views":
-        call["weights"] = weights
+def _call(kind, case, label):
+    """One call to the student's layer on a case (a dict as in cnnkit.casefile); a backward call carries the
+    oracle's forward output as its cache."""
+    x = case["x"]
+    if "weights" in case:
+        weights, stride = case["weights"], int(case["stride"])
+        call = {"kind": kind, "layer": "conv", "label": label, "x": x, "k": weights.shape[1], "stride": stride}
+        if kind != "views":
+            call["weights"] = weights
+        if kind == "backward":
+            call.update(grad_output=case["grad_output"], cache_out=oracle.conv_forward(x, weights, stride))
+        return call
+    call = {"kind": kind, "layer": "pool", "label": label, "x": x, "k": int(case["k"])}
     if kind == "backward":
-        call.update(grad_output=grad_output, cache_out=oracle.conv_forward(x, weights, stride))
+        call.update(grad_output=case["grad_output"], cache_out=oracle.maxpool_forward(x, call["k"]))
     return call
-
-
-def _pool_call(kind, label, x, k, grad_output=None):
-    call = {"kind": kind, "layer": "pool", "label": label, "x": x, "k": int(k)}
-    if kind == "backward":
-        call.update(grad_output=grad_output, cache_out=oracle.maxpool_forward(x, k))
-    return call
-
-
-def _hidden_conv(cases):
-    return [(f"hidden case {i} of {len(cases)}", c["x"], c["weights"], int(c["stride"]), c["grad_output"])
-            for i, c in enumerate(cases, start=1)]
-
-
-def _hidden_pool(cases):
-    return [(f"hidden case {i} of {len(cases)}", c["x"], int(c["k"]), c["grad_output"])
-            for i, c in enumerate(cases, start=1)]
 
 
 def calls_of(grade_id, hidden):
@@ -90,31 +82,16 @@ def calls_of(grade_id, hidden):
     """
     if grade_id == TRAINING_TEST:
         return [{"kind": "train", "layer": "both", "label": "training notebook 03's network"}]
-    if grade_id.startswith("conv"):
-        visible = {"conv_views": [(label, x, np.zeros((2, k, k)), s, None) for label, x, k, s in
-                                  checks.conv_views_cases()],
-                   "conv_forward_stride1": checks.conv_cases("stride1"),
-                   "conv_forward_strided": checks.conv_cases("strided"),
-                   "conv_backward_stride1": checks.conv_cases("stride1"),
-                   "conv_backward_strided": checks.conv_cases("strided"),
-                   "conv_batch_of_one": checks.conv_cases("batch_of_one")}[grade_id]
-        cases = visible + _hidden_conv(hidden[grade_id])
-        kinds = {"conv_views": ["views"], "conv_batch_of_one": ["forward", "backward"]}.get(
-            grade_id, ["forward" if "forward" in grade_id else "backward"])
-        return [_conv_call(kind, *case) for case in cases for kind in kinds]
-    visible = checks.pool_tie_cases() if grade_id == "pool_backward_ties" else checks.pool_cases()
-    kind = grade_id.split("_")[1]
-    return [_pool_call(kind, *case) for case in visible + _hidden_pool(hidden[grade_id])]
+    secret = hidden[grade_id]
+    cases = [(case, case["label"]) for case in checks.visible_cases(grade_id)] + \
+        [(case, f"hidden case {i} of {len(secret)}") for i, case in enumerate(secret, start=1)]
+    kinds = {"conv_batch_of_one": ["forward", "backward"]}.get(grade_id, [grade_id.split("_")[1]])
+    return [_call(kind, case, label) for case, label in cases for kind in kinds]
 
 
 def load_hidden(path):
     """{grade_id: [case dict, ...]} from the instructor's hidden cases file (read here, never in the sandbox)."""
-    cases = {}
-    with np.load(path, allow_pickle=False) as data:
-        for key in data.files:
-            test, index, name = key.split("/")
-            cases.setdefault(test, {}).setdefault(int(index), {})[name] = data[key]
-    return {test: [by_index[i] for i in sorted(by_index)] for test, by_index in cases.items()}
+    return casefile.read(path)
 
 
 def _write_calls(calls, path):
@@ -188,7 +165,7 @@ def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
     first, failed_starts = 0, 0
     try:
         while first < len(calls):
-            argv = [sys.executable, "-I", "-m", "cnnkit.harvest", "calls.npz", str(results_dir), str(first)]
+            argv = [sys.executable, "-I", "-m", "autograder.runner.harvest", "calls.npz", str(results_dir), str(first)]
             with open(log, "ab") as output:
                 process = subprocess.Popen(sandbox.command(argv, scratch), cwd=scratch, stdin=subprocess.DEVNULL,
                                            stdout=output, stderr=output, preexec_fn=sandbox.preexec())

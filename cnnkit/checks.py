@@ -5,22 +5,27 @@ ones from fixed seeds), prints one line when all pass, and otherwise raises :cla
 saying what is wrong (type, shape, dtype or values), in which configuration, where, and the likely
 cause. A ``NotImplementedError`` from a stub propagates unchanged.
 
-The ``run_*_case`` functions check one case against given expected arrays; the public checks are
-loops over them, and hidden tests can call them with cases loaded from files.
+The cases, with their expected outputs and the outputs of typical mistakes, are data computed when the
+course is released (``visible_cases.npz`` beside this file, see :mod:`cnnkit.casefile`): nothing here
+computes what a layer should return. :func:`run_case` checks one case; the public checks are loops over
+the visible cases, and the grading kernel runs other cases through it the same way.
 """
 
+import functools
 import inspect
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 import numpy as np
 
-from cnnkit import mistakes, oracle
+from cnnkit import casefile, known_mistakes, tracebacks
 from cnnkit.gradcheck import numerical_gradient
 
-RTOL, ATOL = 1e-6, 1e-9  # against the oracle: only floating-point rounding is allowed
+RTOL, ATOL = 1e-6, 1e-9  # against the expected outputs: only floating-point rounding is allowed
 NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-4, 1e-6  # against central differences
 VIEWS = "_get_filtersizeXfiltersize_views"
+VISIBLE_CASES = Path(__file__).with_name("visible_cases.npz")
 
 SQUEEZE_CAUSE = (".squeeze() drops every axis of size 1, here the batch or filter axis; index explicitly instead "
                  "(e.g. x[:, 0] rather than x.squeeze()).")
@@ -47,6 +52,9 @@ def expected_values_hidden():
 
 class CheckFailed(AssertionError):
     """A check found a problem in the student's layer; the message says what, where and the likely cause."""
+
+
+tracebacks.install()  # in JupyterLab, a failing check shows its message first, without the kit's frames
 
 
 # ---- messages ----------------------------------------------------------------------------------------
@@ -150,7 +158,7 @@ def _student_code(call, config, cause=None):
         raise
     except Exception as error:
         headline = f"{call} raised {type(error).__name__}: {error}"
-        details = ["The traceback above this error shows the line of your code that raised it."]
+        details = ["The error comes from your code, not from the check."]
         raise CheckFailed(_message(headline, config, details, cause(error) if cause else None)) from error
 
 
@@ -212,7 +220,7 @@ def _check_views(layer, x, k, stride, title, config, cause, step):
                                     "yield returns a generator."]))
     with _student_code(f"{title}: iterating over {call}", config, cause):
         items = list(views)
-    h_out, w_out = oracle.conv_output_size(x.shape[2], k, stride), oracle.conv_output_size(x.shape[3], k, stride)
+    h_out, w_out = (x.shape[2] - k) // stride + 1, (x.shape[3] - k) // stride + 1
     expected = [(p, q) for p in range(h_out) for q in range(w_out)]
     for number, item in enumerate(items):
         if not (isinstance(item, tuple) and len(item) == 3):
@@ -254,15 +262,17 @@ def _view_cause(at_output_index, step):
     return cause
 
 
-def run_conv_views_case(layer_cls, x, k, stride, label):
-    """Check the conv layer's views of x (N, 1, H, W) with a k x k filter and this stride."""
+def _run_conv_views(layer_cls, case, label):
+    """The conv layer's views of x (N, 1, H, W) with the case's k x k filter and stride."""
+    x, k, stride = case["x"], case["weights"].shape[1], int(case["stride"])
     config = describe_conv(x.shape, k, stride, None, label)
     layer = _make_layer(layer_cls, {"filter_size": k, "stride": stride, "n_outchannel": 2}, "conv views", config)
     _check_views(layer, x, k, stride, "conv views", config, _error_cause(stride, x.shape[0] == 1), "stride")
 
 
-def run_pool_views_case(layer_cls, x, k, label):
-    """Check the pooling layer's views of x (N, C, H, W) with a k x k window (stride k)."""
+def _run_pool_views(layer_cls, case, label):
+    """The pooling layer's views of x (N, C, H, W) with a k x k window (stride k)."""
+    x, k = case["x"], int(case["k"])
     config = describe_pool(x.shape, k, label)
     layer = _make_layer(layer_cls, {"filter_size": k}, "pool views", config)
     _check_views(layer, x, k, k, "pool views", config, _error_cause(k, 1 in x.shape[:2], "k"), "k")
@@ -277,19 +287,15 @@ def _conv_layer(layer_cls, weights, stride, title, config):
     return layer
 
 
-def run_conv_forward_case(layer_cls, x, weights, stride, expected, label):
-    """Check forward(x)["out"] with these weights.
-
-    :param x: (N, 1, H, W).
-    :param weights: (F, k, k), set as layer.weights.
-    :param expected: (N, F, H_out, W_out).
-    """
+def _run_conv_forward(layer_cls, case, label):
+    """forward(x)["out"] with the case's weights: x (N, 1, H, W), weights (F, k, k), expected_out (N, F, H_out, W_out)."""
+    x, weights, stride = case["x"], case["weights"], int(case["stride"])
     title = "conv forward"
     config = describe_conv(x.shape, weights.shape[1], stride, weights.shape[0], label)
     cause = _error_cause(stride, x.shape[0] == 1 or weights.shape[0] == 1)
     cache = _forward(_conv_layer(layer_cls, weights, stride, title, config), x, title, config, cause)
-    compare(cache["out"], expected, 'forward(x)["out"]', config, title=title,
-            diagnosis=lambda out: mistakes.diagnose("conv_forward", out, x=x, weights=weights, stride=stride))
+    compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: known_mistakes.diagnose("conv_forward", out, case))
 
 
 def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual, what):
@@ -306,7 +312,7 @@ def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual,
 
 
 def _check_gradient(actual, expected, numerical_problem, what, title, config, diagnosis, notes=()):
-    """Fail if ``actual`` differs from ``expected`` (the oracle). The numerical gradient through the student's own
+    """Fail if ``actual`` differs from ``expected``. The numerical gradient through the student's own
     forward explains a failure, and when ``actual`` is right but disagrees with it, a printed note blames forward.
 
     :param numerical_problem: callable() -> find_problem tuple or None (the numerical check), or None to skip it.
@@ -338,262 +344,162 @@ def _check_gradient(actual, expected, numerical_problem, what, title, config, di
             print(f"Note ({title}, {config}): {what} matches the expected gradient, but {note}")
 
 
-def run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label):
-    """Check backward(cache, grad_output) against ``expected`` and the numerical gradient of the student's forward.
-
-    :param x: (N, 1, H, W); the cache passed is {"x": x, "out": the correct output}.
-    :param weights: (F, k, k), set as layer.weights.
-    :param grad_output: (N, F, H_out, W_out).
-    :param expected: dL/dweights, (F, k, k).
-    """
+def _run_conv_backward(layer_cls, case, label):
+    """backward(cache, grad_output) against the case's expected_grad (F, k, k) and the numerical gradient of the
+    student's forward. The cache passed is {"x": x, "out": the expected output}; grad_output (N, F, H_out, W_out)."""
+    x, weights, stride, grad_output = case["x"], case["weights"], int(case["stride"]), case["grad_output"]
     title = "conv backward"
     n_filters, k, _ = weights.shape
     config = describe_conv(x.shape, k, stride, n_filters, label)
     cause = _error_cause(stride, x.shape[0] == 1 or n_filters == 1)
     layer = _conv_layer(layer_cls, weights, stride, title, config)
-    cache = {"x": x.copy(), "out": oracle.conv_forward(x, weights, stride)}
+    cache = {"x": x.copy(), "out": case["expected_out"].copy()}
     what = "backward(cache, grad_output)"
     with _student_code(f"{title}: {what}", config, cause):
         grads = layer.backward(cache, grad_output.copy())
     x_copy = x.copy()
     _check_gradient(
-        grads, expected,
+        grads, case["expected_grad"],
         lambda: _numerical_problem(layer, x_copy, grad_output, layer.weights, title, config, cause, grads, what),
-        what, title, config,
-        lambda g: mistakes.diagnose("conv_backward", g, x=x, grad_output=grad_output, k=k, stride=stride))
+        what, title, config, lambda g: known_mistakes.diagnose("conv_backward", g, case))
 
 
 # ---- max pooling ------------------------------------------------------------------------------------
 
-def has_ties(x, k):
-    """Whether some pooling window of x (N, C, H, W) holds its maximum more than once."""
-    h, w = x.shape[2] // k * k, x.shape[3] // k * k
-    maxima = np.repeat(np.repeat(oracle.maxpool_forward(x, k), k, axis=2), k, axis=3)
-    return np.count_nonzero(x[:, :, :h, :w] == maxima) > maxima.size // k**2
-
-
-def run_pool_forward_case(layer_cls, x, k, expected, label):
-    """Check forward(x)["out"] of a k x k pooling layer. x: (N, C, H, W); expected: (N, C, H // k, W // k)."""
+def _run_pool_forward(layer_cls, case, label):
+    """forward(x)["out"] of a k x k pooling layer: x (N, C, H, W), expected_out (N, C, H // k, W // k)."""
+    x, k = case["x"], int(case["k"])
     title = "pool forward"
     config = describe_pool(x.shape, k, label)
     layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
     cache = _forward(layer, x, title, config, _error_cause(k, 1 in x.shape[:2], "k"))
-    compare(cache["out"], expected, 'forward(x)["out"]', config, title=title,
-            diagnosis=lambda out: mistakes.diagnose("pool_forward", out, x=x, k=k))
+    compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: known_mistakes.diagnose("pool_forward", out, case))
 
 
-def run_pool_backward_case(layer_cls, x, k, grad_output, expected, label):
-    """Check backward(cache, grad_output) of a k x k pooling layer against ``expected`` and, when no window
-    has a tie, against the numerical gradient of the student's forward.
-
-    :param x: (N, C, H, W); the cache passed is {"x": x, "out": the correct output}.
-    :param grad_output: (N, C, H // k, W // k).
-    :param expected: dL/dx, (N, C, H, W).
-    """
+def _run_pool_backward(layer_cls, case, label):
+    """backward(cache, grad_output) of a k x k pooling layer against the case's expected_grad (N, C, H, W) and, when
+    no window has a tie, the numerical gradient of the student's forward. The cache passed is {"x": x, "out": the
+    expected output}; grad_output (N, C, H // k, W // k)."""
+    x, k, grad_output = case["x"], int(case["k"]), case["grad_output"]
     title = "pool backward"
     config = describe_pool(x.shape, k, label)
     cause = _error_cause(k, 1 in x.shape[:2], "k")
     layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
-    cache = {"x": x.copy(), "out": oracle.maxpool_forward(x, k)}
+    cache = {"x": x.copy(), "out": case["expected_out"].copy()}
     what = "backward(cache, grad_output)"
     with _student_code(f"{title}: {what}", config, cause):
         grads = layer.backward(cache, grad_output.copy())
-    ties = has_ties(x, k)
+    ties = bool(case["ties"])
     x_copy = x.copy()
     _check_gradient(
-        grads, expected,
+        grads, case["expected_grad"],
         None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
                                                       what),
-        what, title, config,
-        lambda g: mistakes.diagnose("pool_backward", g, x=x, grad_output=grad_output, k=k),
+        what, title, config, lambda g: known_mistakes.diagnose("pool_backward", g, case),
         notes=[TIE_RULE] if ties else [])
 
 
-# ---- the cases --------------------------------------------------------------------------------------
-
-def _conv_case(seed, n, n_filters, h, w, k, stride):
-    """(label, x, weights, stride, grad_output) with values drawn from np.random.default_rng(seed)."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 1, h, w))
-    weights = rng.normal(size=(n_filters, k, k))
-    shape = (n, n_filters, oracle.conv_output_size(h, k, stride), oracle.conv_output_size(w, k, stride))
-    return f"random case, seed {seed}", x, weights, stride, rng.normal(size=shape)
-
-
-def _hand_conv_case(stride):
-    """Two small integer images, a filter that copies each window's top-left pixel and a 2x2 filter [[1, 2], [3, 4]],
-    grad_output all ones. Stride 1: 3x4 images; stride 2: 5x7 images (last row and column dropped)."""
-    h, w = (3, 4) if stride == 1 else (5, 7)
-    x = np.zeros((2, 1, h, w))
-    x[0, 0] = np.arange(h * w).reshape(h, w)
-    x[1, 0, 0, 0], x[1, 0, 1, 2], x[1, 0, 2, 3] = 1, 2, 3
-    weights = np.array([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [3.0, 4.0]]])
-    shape = (2, 2, oracle.conv_output_size(h, 2, stride), oracle.conv_output_size(w, 2, stride))
-    return "hand-checkable case", x, weights, stride, np.ones(shape)
-
-
-def conv_cases(kind):
-    """The visible cases: a list of (label, x, weights, stride, grad_output).
-
-    kind: "stride1", "strided" (stride 2 and 3, non-square inputs whose last windows do not fit) or
-    "batch_of_one" (batch 1 with 3 filters, batch 2 with 1 filter, batch 1 with 1 filter; stride 1).
-    """
-    if kind == "stride1":
-        return [_hand_conv_case(1), _conv_case(1, 2, 3, 6, 5, 3, 1), _conv_case(2, 3, 2, 7, 6, 3, 1),
-                _conv_case(3, 2, 4, 5, 4, 1, 1)]
-    if kind == "strided":
-        return [_hand_conv_case(2), _conv_case(4, 2, 3, 6, 8, 3, 2), _conv_case(5, 2, 2, 8, 7, 3, 3),
-                _conv_case(6, 3, 2, 7, 11, 2, 3)]
-    return [_conv_case(7, 1, 3, 5, 6, 3, 1), _conv_case(8, 2, 1, 5, 6, 3, 1), _conv_case(9, 1, 1, 6, 5, 2, 1)]
-
-
-HAND_POOL_X = np.array([[3, 17, 8, 1, 12],
-                        [10, 0, 19, 5, 6],
-                        [4, 14, 2, 11, 16],
-                        [9, 7, 13, 18, 15]], dtype=float)  # 2x2 maxima: [[17, 19], [14, 18]]; last column dropped
-
-
-def _pool_case(seed, n, c, h, w, k):
-    """(label, x, k, grad_output) with values drawn from np.random.default_rng(seed) (ties have probability 0)."""
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, c, h, w))
-    return f"random case, seed {seed}", x, k, rng.normal(size=(n, c, h // k, w // k))
-
-
-def pool_cases():
-    """The visible cases without ties: a list of (label, x, k, grad_output), k = 2, 3 and 4, k not always
-    dividing the input size, the batch of one with one channel last. The hand-checkable case: two images with
-    the channels HAND_POOL_X and 19 - HAND_POOL_X (swapped in the second), grad_output 1, 2, ..., 16."""
-    hand = np.array([[HAND_POOL_X, 19 - HAND_POOL_X], [19 - HAND_POOL_X, HAND_POOL_X]])
-    return [("hand-checkable case", hand, 2, np.arange(1.0, 17.0).reshape(2, 2, 2, 2)),
-            _pool_case(20, 2, 3, 7, 8, 3), _pool_case(21, 3, 2, 6, 6, 2), _pool_case(22, 2, 2, 9, 10, 4),
-            _pool_case(23, 1, 1, 5, 7, 2)]
-
-
-HAND_TIES_K2 = np.array([[5, 5, 1, 7, 3, 2, 3],
-                         [5, 5, 7, 0, 2, 3, 3],
-                         [1, 4, 6, 2, 8, 8, 8],
-                         [2, 4, 1, 5, 8, 0, 8],
-                         [5, 7, 7, 6, 8, 8, 8]], dtype=float)
-# 2x2 windows, row by row: all equal; two maxima on the anti-diagonal; two on the diagonal (first and last
-# differ); two in the same column; no tie; three maxima. The dropped last row and column repeat window maxima.
-
-HAND_TIES_K3 = np.array([[[1, 2, 9, 0, 0, 0, 9],
-                          [9, 0, 9, 0, 0, 0, 9],
-                          [3, 9, 4, 0, 0, 0, 9],
-                          [9, 9, 9, 0, 0, 0, 9]],
-                         [[7, 7, 7, 0, 1, 0, 1],
-                          [7, 7, 7, 1, 0, 1, 1],
-                          [7, 7, 7, 0, 1, 0, 1],
-                          [7, 7, 7, 1, 1, 1, 1]]], dtype=float)
-# 3x3 windows: four maxima; all zero; all equal; four maxima in a checkerboard. Dropped border: last row and column.
-
-
-def pool_tie_cases():
-    """The visible cases with ties: a list of (label, x, k, grad_output)."""
-    rng = np.random.default_rng(30)
-    return [
-        ("ties, hand-checkable: all equal, two or three maxima, border equal to the maxima",
-         np.array([[HAND_TIES_K2, HAND_TIES_K2 - 10], [HAND_TIES_K2 - 10, HAND_TIES_K2]]), 2,
-         np.arange(1.0, 25.0).reshape(2, 2, 2, 3)),
-        ("ties, hand-checkable 3x3 windows: several maxima, all equal, all zero",
-         np.array([HAND_TIES_K3, HAND_TIES_K3[::-1]]), 3, np.arange(1.0, 9.0).reshape(2, 2, 1, 2)),
-        ("ties, random small integers, seed 30",
-         rng.integers(0, 3, size=(2, 3, 6, 7)).astype(float), 2, rng.normal(size=(2, 3, 3, 3))),
-    ]
+def _run_conv_forward_and_backward(layer_cls, case, label):
+    _run_conv_forward(layer_cls, case, label)
+    _run_conv_backward(layer_cls, case, label)
 
 
 # ---- the public checks --------------------------------------------------------------------------------
 
-def _passed(title, count):
-    print(f"{title}: {count} cases passed.")
+RUNNERS = {  # graded test (the grade id of its cell) -> what one of its cases checks
+    "conv_views": _run_conv_views,
+    "conv_forward_stride1": _run_conv_forward,
+    "conv_forward_strided": _run_conv_forward,
+    "conv_backward_stride1": _run_conv_backward,
+    "conv_backward_strided": _run_conv_backward,
+    "conv_batch_of_one": _run_conv_forward_and_backward,
+    "pool_views": _run_pool_views,
+    "pool_forward": _run_pool_forward,
+    "pool_backward": _run_pool_backward,
+    "pool_backward_ties": _run_pool_backward,
+}
+TITLES = {  # test -> what its line says when every case passed
+    "conv_views": "conv views", "conv_forward_stride1": "conv forward, stride 1",
+    "conv_forward_strided": "conv forward, stride 2 and 3", "conv_backward_stride1": "conv backward, stride 1",
+    "conv_backward_strided": "conv backward, stride 2 and 3",
+    "conv_batch_of_one": "conv, batch of one and single filter (forward and backward)",
+    "pool_views": "pool views", "pool_forward": "pool forward", "pool_backward": "pool backward",
+    "pool_backward_ties": "pool backward with ties",
+}
 
 
-def conv_views_cases():
-    """(label, x, k, stride): stride 1, 2, 3, non-square inputs whose last windows do not fit."""
-    cases = [_hand_conv_case(1), _hand_conv_case(2), _conv_case(4, 2, 3, 6, 8, 3, 2),
-             _conv_case(6, 3, 2, 7, 11, 2, 3)]
-    return [(label, x, weights.shape[1], stride) for label, x, weights, stride, _ in cases]
+def run_case(test, layer_cls, case, label):
+    """Check ``layer_cls`` on one case of ``test`` (a dict as in :mod:`cnnkit.casefile`); raise CheckFailed on a
+    problem."""
+    RUNNERS[test](layer_cls, case, label)
+
+
+@functools.lru_cache(maxsize=1)
+def _visible_cases():
+    return casefile.read(VISIBLE_CASES)
+
+
+def visible_cases(test):
+    """The visible cases of one test: a list of case dicts, in the order they run (the hand-checkable one first)."""
+    return _visible_cases()[test]
+
+
+def _run_visible(test, layer_cls):
+    cases = visible_cases(test)
+    for case in cases:
+        run_case(test, layer_cls, case, case["label"])
+    print(f"{TITLES[test]}: {len(cases)} cases passed.")
 
 
 def conv_views(layer_cls):
     """The conv layer's windows: type, count, order, output indices and contents; strides 1, 2, 3."""
-    cases = conv_views_cases()
-    for label, x, k, stride in cases:
-        run_conv_views_case(layer_cls, x, k, stride, label)
-    _passed("conv views", len(cases))
-
-
-def _conv_forward(layer_cls, cases, title):
-    for label, x, weights, stride, _ in cases:
-        run_conv_forward_case(layer_cls, x, weights, stride, oracle.conv_forward(x, weights, stride), label)
-    _passed(title, len(cases))
-
-
-def _conv_backward(layer_cls, cases, title):
-    for label, x, weights, stride, grad_output in cases:
-        expected = oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)
-        run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label)
-    _passed(title, len(cases))
+    _run_visible("conv_views", layer_cls)
 
 
 def conv_forward_stride1(layer_cls):
     """Conv forward with stride 1: a hand-checkable case, then random ones (incl. a 1x1 filter)."""
-    _conv_forward(layer_cls, conv_cases("stride1"), "conv forward, stride 1")
+    _run_visible("conv_forward_stride1", layer_cls)
 
 
 def conv_forward_strided(layer_cls):
     """Conv forward with strides 2 and 3 on non-square inputs whose last windows do not fit."""
-    _conv_forward(layer_cls, conv_cases("strided"), "conv forward, stride 2 and 3")
+    _run_visible("conv_forward_strided", layer_cls)
 
 
 def conv_backward_stride1(layer_cls):
-    """Conv backward with stride 1, against the oracle and the numerical gradient of the student's forward."""
-    _conv_backward(layer_cls, conv_cases("stride1"), "conv backward, stride 1")
+    """Conv backward with stride 1, against the expected gradient and the numerical gradient of the student's
+    forward."""
+    _run_visible("conv_backward_stride1", layer_cls)
 
 
 def conv_backward_strided(layer_cls):
-    """Conv backward with strides 2 and 3, against the oracle and the numerical gradient of the student's forward."""
-    _conv_backward(layer_cls, conv_cases("strided"), "conv backward, stride 2 and 3")
+    """Conv backward with strides 2 and 3, against the expected gradient and the numerical gradient of the
+    student's forward."""
+    _run_visible("conv_backward_strided", layer_cls)
 
 
 def conv_batch_of_one(layer_cls):
     """Conv forward and backward with a batch of 1, a single filter, and both."""
-    cases = conv_cases("batch_of_one")
-    for label, x, weights, stride, grad_output in cases:
-        run_conv_forward_case(layer_cls, x, weights, stride, oracle.conv_forward(x, weights, stride), label)
-        expected = oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)
-        run_conv_backward_case(layer_cls, x, weights, stride, grad_output, expected, label)
-    _passed("conv, batch of one and single filter (forward and backward)", 2 * len(cases))
+    _run_visible("conv_batch_of_one", layer_cls)
 
 
 def pool_views(layer_cls):
     """The pooling layer's windows: type, count, order, output indices and contents; k = 2, 3, 4."""
-    cases = pool_cases()
-    for label, x, k, _ in cases:
-        run_pool_views_case(layer_cls, x, k, label)
-    _passed("pool views", len(cases))
+    _run_visible("pool_views", layer_cls)
 
 
 def pool_forward(layer_cls):
     """Max pooling forward with k = 2, 3, 4, including sizes that k does not divide."""
-    cases = pool_cases()
-    for label, x, k, _ in cases:
-        run_pool_forward_case(layer_cls, x, k, oracle.maxpool_forward(x, k), label)
-    _passed("pool forward", len(cases))
-
-
-def _pool_backward(layer_cls, cases, title):
-    for label, x, k, grad_output in cases:
-        run_pool_backward_case(layer_cls, x, k, grad_output, oracle.maxpool_backward(x, grad_output, k), label)
-    _passed(title, len(cases))
+    _run_visible("pool_forward", layer_cls)
 
 
 def pool_backward(layer_cls):
-    """Max pooling backward without ties, against the oracle and the numerical gradient of the student's forward."""
-    _pool_backward(layer_cls, pool_cases(), "pool backward")
+    """Max pooling backward without ties, against the expected gradient and the numerical gradient of the
+    student's forward."""
+    _run_visible("pool_backward", layer_cls)
 
 
 def pool_backward_ties(layer_cls):
     """Max pooling backward with tied maxima: the gradient goes to the first maximum in row-major order."""
-    _pool_backward(layer_cls, pool_tie_cases(), "pool backward with ties")
+    _run_visible("pool_backward_ties", layer_cls)

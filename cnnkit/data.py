@@ -3,6 +3,8 @@
 Nothing is downloaded: the digits ship inside scikit-learn.
 """
 
+from pathlib import Path
+
 import numpy as np
 from sklearn import datasets
 
@@ -52,3 +54,18 @@ def stacked_filters(filters=None):
     """
     filters = hand_made_filters() if filters is None else filters
     return np.stack(list(filters.values()))
+
+
+def worked_examples():
+    """Arrays for the teaching figures of notebook 2, computed with the course's reference layers when the
+    course was built (the student's own layers do not exist yet where they are shown).
+
+    :returns: dict name -> array, a new copy on every call:
+        - "digit_feature_maps": (1, 4, 6, 6), the handwritten 1 (``load_digits()[0][1]``) cross-correlated
+          with the four :func:`hand_made_filters`, stride 1;
+        - "edge_map_pooled": (3, 3), 2 x 2 max pooling of its vertical-edge map ``digit_feature_maps[0, 0]``;
+        - "routing_x" (5, 5), "routing_grad_output" (2, 2) and "routing_grad_x" (5, 5): an input with tied
+          maxima, an upstream gradient, and where 2 x 2 max pooling's backward pass sends it.
+    """
+    with np.load(Path(__file__).with_name("worked_examples.npz"), allow_pickle=False) as arrays:
+        return {name: arrays[name].copy() for name in arrays.files}

@@ -124,8 +124,10 @@ def check_layers(conv_cls, pool_cls):
                 break
     if problems:
         raise LayersNotReadyError("\n".join(problems + [FINISH_FIRST]))
-    print(f"Convolution2dLayer from {CONV_NOTEBOOK} and MaxPooling2dLayer from {POOL_NOTEBOOK}: loaded, "
-          f"forward and backward pass their checks.")
+    names = ", ".join(check.__name__ for *_, class_checks in LAYER_CHECKS for check in class_checks)
+    print(f"Convolution2dLayer from {CONV_NOTEBOOK} and MaxPooling2dLayer from {POOL_NOTEBOOK}: loaded; the checks "
+          f"training relies on pass ({names}). The other checks of notebooks 1 and 2 (strides, a batch of one, "
+          "ties) are graded there.")
 
 
 def require_checked_layers(model):

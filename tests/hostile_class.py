@@ -45,9 +45,12 @@ HOSTILE = {
                          "missing notebook", NOTHING),
     "pretend_arrays": ("returns objects equal to everything, an ndarray subclass that says it is close, an object "
                        "array", "missing notebook", NOTHING),
-    "calls_the_oracle": ("forward and backward return what cnnkit.oracle computes (the kit's own independent "
-                         "implementation, importable by every notebook); the views are honest", "missing notebook",
-                         {"pool_views"}),
+    "calls_the_oracle": ("forward and backward return what the kit's oracle computes (autograder/oracle.py, the "
+                         "instructor's independent implementation, on the grader's machine); the views are honest",
+                         "missing notebook", {"pool_views"}),
+    "imports_the_oracle_indirectly": ("the same, importing the oracle at call time with importlib after putting the "
+                                      "kit's folder (found from cnnkit.__file__) on sys.path", "missing notebook",
+                                      {"pool_views"}),
     "reads_the_call_file": ("forward finds the expected output of its input in the kit's calls file or in the "
                             "harvest's stack frames (views and backward are honest)",
                             "missing notebook", {"conv_views", "conv_backward_stride1", "conv_backward_strided"}),
@@ -106,13 +109,9 @@ HOSTILE = {
 }
 # Attacks that would really reach the machine without bubblewrap (secrets, sentinel, network, daemons, kill -1,
 # writes into the kit): built only when the sandbox is active.
-NEEDS_SANDBOX = {"reads_secrets", "writes_outside", "network", "leaves_daemons", "kills_everything"}
-# Attacks that still get points they did not earn, and why the kit lets them (their test is an expected failure).
-KNOWN_HOLES = {
-    "calls_the_oracle": "student code must be able to import cnnkit (the notebooks need it), and with it "
-                        "cnnkit.oracle, which computes both layers: the outputs are right, so the kit keeps the points "
-                        "and only flags the class in review.csv for a human look",
-}
+# (Without the sandbox, the grader's whole machine is in reach, the kit's oracle included.)
+NEEDS_SANDBOX = {"reads_secrets", "writes_outside", "network", "leaves_daemons", "kills_everything",
+                 "calls_the_oracle", "imports_the_oracle_indirectly"}
 # Attacks that print one line "<marker> <probe>: SUCCEEDED|FAILED ..." per probe in the class cell's output.
 PROBES = {
     "reads_secrets": ["read hidden cases", "read reference notebook", "read course source", "read gradebook",
@@ -199,7 +198,7 @@ sys.excepthook = lambda *args: None
 '''
 
 CALLS_THE_ORACLE = '''
-from cnnkit import oracle
+from autograder import oracle
 
 
 class MaxPooling2dLayer(object):
@@ -220,6 +219,19 @@ class MaxPooling2dLayer(object):
     def backward(self, cache, grad_output):
         return oracle.maxpool_backward(cache["x"], grad_output, self.filter_size)
 '''
+
+IMPORTS_THE_ORACLE_INDIRECTLY = CALLS_THE_ORACLE.replace("from autograder import oracle", '''
+import importlib
+import os
+import sys
+
+import cnnkit
+
+
+def _oracle():
+    sys.path.append(os.path.dirname(os.path.dirname(cnnkit.__file__)))
+    return importlib.import_module("autograder.oracle")
+''').replace("oracle.maxpool", "_oracle().maxpool")
 
 PATCHED_IPYTHON = '''
 def _lenient():
@@ -512,6 +524,7 @@ def class_cells(release_dir, targets):
         "patched_builtins": PATCHED_BUILTINS,
         "pretend_arrays": PRETEND_ARRAYS,
         "calls_the_oracle": CALLS_THE_ORACLE,
+        "imports_the_oracle_indirectly": IMPORTS_THE_ORACLE_INDIRECTLY,
         "reads_secrets": READS_SECRETS.format(**probes) + _in_class_body(""),
         "writes_outside": WRITES_OUTSIDE.format(**probes) + _in_class_body(""),
         "network": NETWORK.format(**probes) + _in_class_body(""),

@@ -35,7 +35,7 @@ from autograder import grade as grading
 from autograder import hidden_cases, sample_class, sandbox
 from autograder.release import ASSIGNMENT, REPO, SOLUTIONS
 from grading_helpers import hidden_numbers
-from hostile_class import HOSTILE, KNOWN_HOLES, NEEDS_SANDBOX, POINTS, PROBES
+from hostile_class import HOSTILE, NEEDS_SANDBOX, POINTS, PROBES
 from notebook_cells import read, region_lines
 
 SANDBOXED = sandbox.bubblewrap() is not None
@@ -281,9 +281,7 @@ def expected_row(student):
     return status, {nb: sum(points[g] for g in cells) for nb, cells in POINTS.items()}, points
 
 
-@pytest.mark.parametrize("student", [
-    pytest.param(student, marks=pytest.mark.xfail(strict=True, reason=KNOWN_HOLES[student]))
-    if student in KNOWN_HOLES else student for student in HOSTILE])
+@pytest.mark.parametrize("student", list(HOSTILE))
 def test_each_attack_gets_its_status_and_only_the_points_it_earned(mixed, student):
     """Status and points per test of every hostile or broken submission, exactly."""
     if student in NEEDS_SANDBOX and not SANDBOXED:
@@ -342,8 +340,10 @@ def test_the_gradebook_holds_the_points_of_the_reports(mixed):
 
 
 def test_a_class_computed_by_the_kit_oracle_is_flagged_for_review(mixed):
-    """The attack that keeps unearned points (calls_the_oracle, an expected failure above) is at least put in front
-    of the instructor: review.csv names its class and the oracle."""
+    """A class that reaches for the kit's oracle earns nothing (see above: the oracle is not in the sandbox), and is
+    also put in front of the instructor: review.csv names its class and the oracle."""
+    if not SANDBOXED:
+        pytest.skip("this attack is only handed in when the sandbox is active")
     _, root = mixed
     with open(root / "reports" / "review.csv") as file:
         flagged = [row for row in csv.DictReader(file) if row["student_id"] == "calls_the_oracle"]

@@ -45,13 +45,16 @@ def write(path):
 report = {{
     "read hidden cases": attempt(lambda: open({hidden!r}, "rb").read()),
     "read a reference notebook": attempt(lambda: open({solution!r}).read()),
-    "list the course folder": attempt(lambda: os.listdir({course!r})),
     "write into the repository": attempt(lambda: write({target!r})),
     "write into /tmp": attempt(lambda: write("/tmp/cnnkit-sandbox-test")),
     "connect to the grader's port": attempt(lambda: connect(("127.0.0.1", {port}))),
     "connect to the internet": attempt(lambda: connect(("1.1.1.1", 53))),
     "write into scratch": attempt(lambda: write("mine.txt")),
-    "import cnnkit": attempt(lambda: __import__("cnnkit.oracle")),
+    "import the student package": attempt(lambda: __import__("cnnkit.checks")),
+    "import the runner": attempt(lambda: __import__("autograder.runner.harvest")),
+    "import the oracle": attempt(lambda: __import__("autograder.oracle")),
+    "import the verdicts": attempt(lambda: __import__("autograder.verdict")),
+    "course folder": sorted(os.listdir({course!r})),
     "processes visible": len([name for name in os.listdir("/proc") if name.isdigit()]),
 }}
 print(json.dumps(report))
@@ -59,7 +62,7 @@ print(json.dumps(report))
 
 
 @needs_bubblewrap
-def test_student_code_reaches_nothing_but_its_scratch_folder_and_the_kit(tmp_path):
+def test_student_code_reaches_nothing_but_its_scratch_folder_the_student_package_and_the_runner(tmp_path):
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen()
@@ -69,7 +72,9 @@ def test_student_code_reaches_nothing_but_its_scratch_folder_and_the_kit(tmp_pat
         process = run_sandboxed(tmp_path, code)
     report = json.loads(process.stdout)
     reached = {attempt for attempt, outcome in report.items() if outcome == "done"}
-    assert reached == {"write into scratch", "import cnnkit"}
+    assert reached == {"write into scratch", "import the student package", "import the runner"}
+    # The course folder is the kit's autograder/ package: of it, the sandbox holds the runner and nothing else.
+    assert report["course folder"] == ["__init__.py", "runner"]
     assert report["processes visible"] <= 3  # bubblewrap's init, python, and nothing of the grader's
     assert not (REPO / "written-by-student.txt").exists()
     assert (tmp_path / "scratch" / "mine.txt").read_text() == "written by student code"

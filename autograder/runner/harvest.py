@@ -1,6 +1,6 @@
 """Call the student's layers on given inputs and save what they return; judging is the grader's job.
 
-``python -I -m cnnkit.harvest CALLS.npz RESULTS_DIR FIRST``, run by :mod:`autograder.verdict` inside
+``python -I -m autograder.runner.harvest CALLS.npz RESULTS_DIR FIRST``, run by :mod:`autograder.verdict` inside
 the sandbox, in a scratch folder holding copies of the student's notebooks and nothing else.
 
 CALLS.npz holds the calls, keyed ``<index>/<field>``: ``kind`` ("views", "forward", "backward" or

@@ -1,0 +1,247 @@
+"""Every test case of the course, with its expected outputs: the visible ones that ship with the notebooks, the ones
+the graded cells run in the grading kernel, and the instructor's hidden ones.
+
+Inputs, weights and upstream gradients are hand-made (small, hand-checkable) or drawn from seeds (and built
+to tell typical mistakes apart: asymmetric filters, batches larger than one, strides whose last windows do
+not fit, negative values, tied maxima away from the top-left corner); the expected outputs come from
+:mod:`autograder.oracle`, which is independent of the reference notebooks.
+
+Three files, all in the format of :mod:`cnnkit.casefile`, none of which can compute an answer:
+
+- :func:`visible`, written to ``cnnkit/visible_cases.npz`` by ``make release``: what the visible checks of the
+  hand-out compare with, with the signatures of the known mistakes (:mod:`autograder.mistakes`);
+- :func:`kernel`, written to ``autograder/runner/kernel_cases.npz``: what the hidden blocks of the test cells run
+  in the grading kernel (see :mod:`autograder.runner.hidden_tests`), drawn from the public :data:`KERNEL_SEED`;
+- :func:`generate` from the instructor's private seed, written by ``autograder/hidden_cases.py``: read only by
+  the grader, outside the sandbox.
+"""
+
+from pathlib import Path
+
+import numpy as np
+
+from autograder import mistakes, oracle
+from autograder.runner import hidden_tests
+from cnnkit import casefile, checks
+
+KERNEL_SEED = 2026  # public: what the test cells run in the student's kernel; never the instructor's seed
+
+
+def _conv(rng, n, f, h, w, k, s, integer_weights=False):
+    """One conv case: x (n, 1, h, w), asymmetric weights (f, k, k), grad_output, expected out and dW."""
+    x = rng.normal(size=(n, 1, h, w))
+    weights = rng.integers(-4, 5, size=(f, k, k)).astype(float) if integer_weights else rng.normal(size=(f, k, k))
+    grad_output = rng.normal(size=(n, f, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s)))
+    return {"x": x, "weights": weights, "stride": np.array(s), "grad_output": grad_output,
+            "expected_out": oracle.conv_forward(x, weights, s),
+            "expected_grad": oracle.conv_weight_grad(x, grad_output, k, s)}
+
+
+def _pool(rng, n, c, h, w, k, ties=False):
+    """One pooling case: x (n, c, h, w), grad_output, expected out and dL/dx.
+
+    With ties, x holds small integers (most windows have several maxima, often not at the top-left);
+    otherwise distinct normal values, negative ones included.
+    """
+    x = rng.integers(-2, 2, size=(n, c, h, w)).astype(float) if ties else rng.normal(size=(n, c, h, w))
+    grad_output = rng.normal(size=(n, c, h // k, w // k))
+    return {"x": x, "k": np.array(k), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, k),
+            "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
+
+
+def _tie_pattern_case(rng):
+    """2x2 windows with two tied maxima, never at the top-left: at (0, 1) and (1, 0), or at (1, 0) and (1, 1)."""
+    x = rng.normal(size=(2, 2, 5, 7)) - 5  # the tied maxima below are 0, far above every other value
+    for n, c, p, q in np.ndindex(2, 2, 2, 3):
+        window = x[n, c, 2 * p:2 * p + 2, 2 * q:2 * q + 2]
+        window[[(0, 1), (1, 1)][(p + q) % 2], [(1, 0), (0, 1)][(p + q) % 2]] = 0.0
+    grad_output = rng.normal(size=(2, 2, 2, 3))
+    return {"x": x, "k": np.array(2), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, 2),
+            "expected_grad": oracle.maxpool_backward(x, grad_output, 2)}
+
+
+def generate(seed):
+    """{test name: [case dict, ...]} for every graded test cell."""
+    rng = np.random.default_rng(seed)
+    return {
+        "conv_views": [_conv(rng, 2, 2, 5, 6, 3, 1), _conv(rng, 1, 2, 9, 7, 3, 2), _conv(rng, 3, 2, 10, 8, 2, 3)],
+        "conv_forward_stride1": [_conv(rng, 3, 4, 7, 9, 3, 1), _conv(rng, 2, 2, 6, 6, 5, 1),
+                                 _conv(rng, 2, 3, 5, 7, 2, 1, integer_weights=True)],
+        "conv_forward_strided": [_conv(rng, 2, 3, 8, 11, 3, 2), _conv(rng, 3, 2, 10, 7, 2, 3),
+                                 _conv(rng, 2, 2, 9, 12, 4, 2, integer_weights=True)],
+        "conv_backward_stride1": [_conv(rng, 4, 3, 6, 7, 3, 1), _conv(rng, 2, 5, 5, 5, 2, 1)],
+        "conv_backward_strided": [_conv(rng, 3, 2, 9, 8, 3, 2), _conv(rng, 2, 3, 11, 10, 3, 3)],
+        "conv_batch_of_one": [_conv(rng, 1, 4, 7, 9, 3, 1), _conv(rng, 3, 1, 6, 5, 2, 1), _conv(rng, 1, 1, 8, 7, 2, 1)],
+        "pool_views": [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 2, 1, 9, 9, 4)],
+        "pool_forward": [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 3, 1, 9, 13, 4)],
+        "pool_backward": [_pool(rng, 2, 2, 6, 9, 2), _pool(rng, 1, 1, 7, 8, 3), _pool(rng, 2, 3, 9, 8, 4)],
+        "pool_backward_ties": [_pool(rng, 2, 3, 7, 8, 2, ties=True), _pool(rng, 1, 2, 9, 7, 3, ties=True),
+                               _tie_pattern_case(rng)],
+    }
+
+
+# ---- the visible cases ------------------------------------------------------------------------------
+
+def _seeded_conv(seed, n, f, h, w, k, s):
+    """A conv case whose x, weights and grad_output are drawn from np.random.default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    x, weights = rng.normal(size=(n, 1, h, w)), rng.normal(size=(f, k, k))
+    grad_output = rng.normal(size=(n, f, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s)))
+    return _conv_expected(f"random case, seed {seed}", x, weights, s, grad_output)
+
+
+def _conv_expected(label, x, weights, stride, grad_output):
+    return {"label": label, "x": x, "weights": weights, "stride": np.array(stride), "grad_output": grad_output,
+            "expected_out": oracle.conv_forward(x, weights, stride),
+            "expected_grad": oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)}
+
+
+def _hand_conv(stride):
+    """Two small integer images, a filter that copies each window's top-left pixel and a 2x2 filter [[1, 2], [3, 4]],
+    grad_output all ones. Stride 1: 3x4 images; stride 2: 5x7 images (last row and column dropped)."""
+    h, w = (3, 4) if stride == 1 else (5, 7)
+    x = np.zeros((2, 1, h, w))
+    x[0, 0] = np.arange(h * w).reshape(h, w)
+    x[1, 0, 0, 0], x[1, 0, 1, 2], x[1, 0, 2, 3] = 1, 2, 3
+    weights = np.array([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [3.0, 4.0]]])
+    shape = (2, 2, oracle.conv_output_size(h, 2, stride), oracle.conv_output_size(w, 2, stride))
+    return _conv_expected("hand-checkable case", x, weights, stride, np.ones(shape))
+
+
+def _conv_visible():
+    stride1 = [_hand_conv(1), _seeded_conv(1, 2, 3, 6, 5, 3, 1), _seeded_conv(2, 3, 2, 7, 6, 3, 1),
+               _seeded_conv(3, 2, 4, 5, 4, 1, 1)]
+    strided = [_hand_conv(2), _seeded_conv(4, 2, 3, 6, 8, 3, 2), _seeded_conv(5, 2, 2, 8, 7, 3, 3),
+               _seeded_conv(6, 3, 2, 7, 11, 2, 3)]
+    return {
+        "conv_views": [stride1[0], strided[0], strided[1], strided[3]],  # strides 1, 2, 3; last windows dropped
+        "conv_forward_stride1": stride1, "conv_forward_strided": strided,
+        "conv_backward_stride1": stride1, "conv_backward_strided": strided,
+        # batch 1 with 3 filters, batch 2 with 1 filter, batch 1 with 1 filter; stride 1
+        "conv_batch_of_one": [_seeded_conv(7, 1, 3, 5, 6, 3, 1), _seeded_conv(8, 2, 1, 5, 6, 3, 1),
+                              _seeded_conv(9, 1, 1, 6, 5, 2, 1)],
+    }
+
+
+HAND_POOL_X = np.array([[3, 17, 8, 1, 12],
+                        [10, 0, 19, 5, 6],
+                        [4, 14, 2, 11, 16],
+                        [9, 7, 13, 18, 15]], dtype=float)  # 2x2 maxima: [[17, 19], [14, 18]]; last column dropped
+
+HAND_TIES_K2 = np.array([[5, 5, 1, 7, 3, 2, 3],
+                         [5, 5, 7, 0, 2, 3, 3],
+                         [1, 4, 6, 2, 8, 8, 8],
+                         [2, 4, 1, 5, 8, 0, 8],
+                         [5, 7, 7, 6, 8, 8, 8]], dtype=float)
+# 2x2 windows, row by row: all equal; two maxima on the anti-diagonal; two on the diagonal (first and last
+# differ); two in the same column; no tie; three maxima. The dropped last row and column repeat window maxima.
+
+HAND_TIES_K3 = np.array([[[1, 2, 9, 0, 0, 0, 9],
+                          [9, 0, 9, 0, 0, 0, 9],
+                          [3, 9, 4, 0, 0, 0, 9],
+                          [9, 9, 9, 0, 0, 0, 9]],
+                         [[7, 7, 7, 0, 1, 0, 1],
+                          [7, 7, 7, 1, 0, 1, 1],
+                          [7, 7, 7, 0, 1, 0, 1],
+                          [7, 7, 7, 1, 1, 1, 1]]], dtype=float)
+# 3x3 windows: four maxima; all zero; all equal; four maxima in a checkerboard. Dropped border: last row and column.
+
+
+def _pool_expected(label, x, k, grad_output):
+    return {"label": label, "x": x, "k": np.array(k), "grad_output": grad_output,
+            "expected_out": oracle.maxpool_forward(x, k), "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
+
+
+def _seeded_pool(seed, n, c, h, w, k):
+    """A pooling case drawn from np.random.default_rng(seed) (ties have probability 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c, h, w))
+    return _pool_expected(f"random case, seed {seed}", x, k, rng.normal(size=(n, c, h // k, w // k)))
+
+
+def _pool_visible():
+    """Without ties: k = 2, 3 and 4, k not always dividing the input size, the batch of one with one channel last;
+    the hand-checkable case: two images with the channels HAND_POOL_X and 19 - HAND_POOL_X (swapped in the second),
+    grad_output 1, 2, ..., 16. With ties: the hand-made windows above, then random small integers."""
+    hand = np.array([[HAND_POOL_X, 19 - HAND_POOL_X], [19 - HAND_POOL_X, HAND_POOL_X]])
+    no_ties = [_pool_expected("hand-checkable case", hand, 2, np.arange(1.0, 17.0).reshape(2, 2, 2, 2)),
+               _seeded_pool(20, 2, 3, 7, 8, 3), _seeded_pool(21, 3, 2, 6, 6, 2), _seeded_pool(22, 2, 2, 9, 10, 4),
+               _seeded_pool(23, 1, 1, 5, 7, 2)]
+    rng = np.random.default_rng(30)
+    ties = [
+        _pool_expected("ties, hand-checkable: all equal, two or three maxima, border equal to the maxima",
+                       np.array([[HAND_TIES_K2, HAND_TIES_K2 - 10], [HAND_TIES_K2 - 10, HAND_TIES_K2]]), 2,
+                       np.arange(1.0, 25.0).reshape(2, 2, 2, 3)),
+        _pool_expected("ties, hand-checkable 3x3 windows: several maxima, all equal, all zero",
+                       np.array([HAND_TIES_K3, HAND_TIES_K3[::-1]]), 3, np.arange(1.0, 9.0).reshape(2, 2, 1, 2)),
+        _pool_expected("ties, random small integers, seed 30",
+                       rng.integers(0, 3, size=(2, 3, 6, 7)).astype(float), 2, rng.normal(size=(2, 3, 3, 3))),
+    ]
+    return {"pool_views": no_ties, "pool_forward": no_ties, "pool_backward": no_ties, "pool_backward_ties": ties}
+
+
+# ---- what the checks need besides inputs and expected outputs -----------------------------------------
+
+SIGNATURE_KINDS = {  # test -> the kinds of output whose known mistakes its cases carry
+    "conv_forward_stride1": ["conv_forward"], "conv_forward_strided": ["conv_forward"],
+    "conv_backward_stride1": ["conv_backward"], "conv_backward_strided": ["conv_backward"],
+    "conv_batch_of_one": ["conv_forward", "conv_backward"],
+    "pool_forward": ["pool_forward"], "pool_backward": ["pool_backward"], "pool_backward_ties": ["pool_backward"],
+}
+
+
+def has_ties(x, k):
+    """Whether some pooling window of x (N, C, H, W) holds its maximum more than once."""
+    windows = oracle.pool_windows(x, k)
+    return bool(np.any(np.count_nonzero(windows == windows.max(axis=-1, keepdims=True), axis=-1) > 1))
+
+
+def for_checks(cases):
+    """The cases with what the checks read besides them: the known-mistake signatures and, for pooling, whether a
+    window has a tied maximum (then the numerical gradient check is skipped)."""
+    ready = {}
+    for test, test_cases in cases.items():
+        ready[test] = []
+        for case in test_cases:
+            case = dict(case)
+            for kind in SIGNATURE_KINDS.get(test, []):
+                case.update(mistakes.signatures(kind, case))
+            if test.startswith("pool"):
+                case["ties"] = np.array(has_ties(case["x"], int(case["k"])))
+            ready[test].append(case)
+    return ready
+
+
+def visible():
+    """{test: [case dict, ...]}: the cases of the visible checks, as they ship in cnnkit/visible_cases.npz."""
+    return for_checks({**_conv_visible(), **_pool_visible()})
+
+
+def kernel():
+    """{test: [case dict, ...]}: the cases the graded cells run in the grading kernel (public seed)."""
+    return for_checks(generate(KERNEL_SEED))
+
+
+def same_cases(a, b):
+    """Whether two {test: [case dict, ...]} hold the same tests, fields and values."""
+    return a.keys() == b.keys() and all(
+        len(a[test]) == len(b[test]) and all(
+            x.keys() == y.keys() and all(np.array_equal(x[name], y[name]) for name in x)
+            for x, y in zip(a[test], b[test]))
+        for test in a)
+
+
+def write_if_changed(path, cases):
+    """Write ``cases`` to ``path`` unless it already holds them (so that re-releasing does not change committed
+    bytes); returns whether it wrote."""
+    path = Path(path)
+    if path.is_file() and same_cases(casefile.read(path), cases):
+        return False
+    path.write_bytes(casefile.to_bytes(cases))
+    return True
+
+
+def write_data_files(visible_path=checks.VISIBLE_CASES, kernel_path=hidden_tests.KERNEL_CASES):
+    """Write the visible and the kernel cases (``make release``); returns the paths written."""
+    return [path for path, cases in ((visible_path, visible()), (kernel_path, kernel()))
+            if write_if_changed(path, cases)]
