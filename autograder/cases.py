@@ -223,10 +223,11 @@ def kernel():
 
 
 def same_cases(a, b):
-    """Whether two {test: [case dict, ...]} hold the same tests, fields and values."""
+    """Whether two {test: [case dict, ...]} hold the same tests, fields, dtypes and values."""
     return a.keys() == b.keys() and all(
         len(a[test]) == len(b[test]) and all(
-            x.keys() == y.keys() and all(np.array_equal(x[name], y[name]) for name in x)
+            x.keys() == y.keys() and all(np.asarray(x[name]).dtype == np.asarray(y[name]).dtype
+                                         and np.array_equal(x[name], y[name]) for name in x)
             for x, y in zip(a[test], b[test]))
         for test in a)
 

@@ -5,7 +5,7 @@ wrong layer. :func:`signatures` stores them in a case as data, ``mistake/<name>`
 package's :mod:`cnnkit.known_mistakes` recognises them and names the cause; the names here and the
 causes there are the same list.
 
-Keyword arguments, by kind (shapes as in :mod:`cnnkit.oracle`):
+Keyword arguments, by kind (shapes as in :mod:`autograder.oracle`):
 
 - ``"conv_forward"``: x (N, 1, H, W), weights (F, k, k), stride; output (N, F, H_out, W_out).
 - ``"conv_backward"``: x (N, 1, H, W), grad_output (N, F, H_out, W_out), k, stride; output (F, k, k).

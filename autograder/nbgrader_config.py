@@ -21,7 +21,7 @@ c.ClearSolutions.code_stub = {
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # ---- Hidden tests --------------------------------------------------------------------------------
-# The hidden blocks of the test cells run more cases from a public seed (cnnkit.hidden_tests); the
+# The hidden blocks of the test cells run more cases from a public seed (autograder/runner/hidden_tests.py); the
 # instructor's secret cases (hidden/cases.npz) are only read by the grader, outside the sandbox, when
 # it computes the verdicts that become the grades (autograder/verdict.py).
 

@@ -80,6 +80,9 @@ def protections():
 def _python_paths():
     """The interpreter's installation, the virtual environment and the kit code, in the order they are mounted."""
     prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    if any(AUTOGRADER.is_relative_to(prefix) for prefix in prefixes):  # then the oracle would be mounted with Python
+        raise RuntimeError(f"the kit's autograder package is installed inside {sys.prefix}, which the sandbox mounts: "
+                           "install the kit in editable mode (pip install -e ., as the Makefile does)")
     return sorted(prefixes) + KIT_CODE
 
 

@@ -40,7 +40,8 @@ def write(path=WORKED_EXAMPLES):
     fresh = arrays()
     if Path(path).is_file():
         with np.load(path, allow_pickle=False) as old:
-            if sorted(old.files) == sorted(fresh) and all(np.array_equal(old[k], v) for k, v in fresh.items()):
+            if sorted(old.files) == sorted(fresh) and all(old[k].dtype == v.dtype and np.array_equal(old[k], v)
+                                                               for k, v in fresh.items()):
                 return False
     with open(path, "wb") as file:
         np.savez(file, **fresh)

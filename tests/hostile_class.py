@@ -35,7 +35,7 @@ HOSTILE = {
     "patched_numpy_testing": ("replaces np.isclose, np.allclose, np.array_equal and np.testing's asserts by ones that "
                               "always pass, in the kernel and in the class body; outputs are well-shaped zeros",
                               "missing notebook", NOTHING),
-    "patched_checks": ("replaces every function of cnnkit.checks and cnnkit.hidden_tests.run by no-ops",
+    "patched_checks": ("replaces every function of cnnkit.checks and autograder.runner.hidden_tests.run by no-ops",
                        "missing notebook", NOTHING),
     "swallowed_errors": ("IPython set_custom_exc and sys.excepthook swallow every exception", "missing notebook",
                          NOTHING),
@@ -177,7 +177,8 @@ def _cheat():
 
 PATCHED_CHECKS = _in_class_body('''
 import sys
-from cnnkit import checks, hidden_tests
+from autograder.runner import hidden_tests
+from cnnkit import checks
 
 
 def _cheat():
@@ -185,7 +186,7 @@ def _cheat():
         if callable(getattr(checks, name)) and not name.startswith("_") and name[0].islower():
             setattr(checks, name, lambda *args, **kwargs: None)
     hidden_tests.run = lambda test, layer_cls: print(f"{test}: all hidden cases passed.")
-    sys.modules["cnnkit.hidden_tests"] = hidden_tests
+    sys.modules["autograder.runner.hidden_tests"] = hidden_tests
 ''')
 
 SWALLOWED_ERRORS = '''

@@ -1,17 +1,18 @@
-"""Tests of cnnkit.checks and cnnkit.mistakes.
+"""Tests of cnnkit.checks, cnnkit.known_mistakes and autograder.mistakes.
 
 The checks must pass the reference layers (loaded from solutions/), fail the blog post's buggy layers
 exactly where they are wrong, recognise each known mistake (a subclass of the reference overriding one
-method) and say so, let a stub's NotImplementedError through, and report what, where and why.
+method) and say so, let a stub's NotImplementedError through, and report what, where and why. The
+signatures of the known mistakes (autograder.mistakes) must be recognised by cnnkit.known_mistakes.
 """
 
 import numpy as np
 import pytest
 
+from autograder import cases, mistakes, oracle
 from autograder.samples import original_post
-from cnnkit import checks, mistakes, oracle
+from cnnkit import checks, known_mistakes
 from reference import Convolution2dLayer, MaxPooling2dLayer
-
 
 
 CONV_CHECKS = ["conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
@@ -197,7 +198,8 @@ class AverageGradient(MaxPooling2dLayer):
 
 MISTAKES = [
     # (class, checks it must fail with a phrase of the message, checks it must pass)
-    (FlippedForward, {"conv_forward_stride1": "the kernel is flipped", "conv_forward_strided": "the kernel is flipped"},
+    (FlippedForward, {"conv_forward_stride1": "what a true convolution gives, with the weights flipped",
+                      "conv_forward_strided": "what a true convolution gives, with the weights flipped"},
      ["conv_views", "conv_backward_stride1", "conv_backward_strided"]),
     (GuardedForwardAtInputIndex, {"conv_forward_strided": "written at the input index"},
      ["conv_forward_stride1", "conv_backward_stride1"]),
@@ -254,13 +256,16 @@ def test_correct_backward_with_stub_forward_passes_with_a_note(capsys):
 
 
 def test_hidden_mode_never_shows_the_expected_value():
-    x = np.ones((1, 1, 3, 3))
-    weights = np.full((1, 2, 2), 0.25)
-    expected = np.full((1, 1, 2, 2), 1.2345)
+    case = {"x": np.ones((1, 1, 3, 3)), "weights": np.full((1, 2, 2), 0.25), "stride": np.array(1),
+            "expected_out": np.full((1, 1, 2, 2), 1.2345)}
     with checks.expected_values_hidden():
-        message = str(pytest.raises(checks.CheckFailed, checks.run_conv_forward_case, Convolution2dLayer, x, weights,
-                                    1, expected, "hidden case").value)
+        message = str(pytest.raises(checks.CheckFailed, checks.run_case, "conv_forward_stride1", Convolution2dLayer,
+                                    case, "hidden case").value)
     assert "1.2345" not in message and "error 0.234" in message and "forward(x)[\"out\"][0, 0, 0, 0] = 1" in message
+    assert "(hidden case)" in message
+    message = str(pytest.raises(checks.CheckFailed, checks.run_case, "conv_forward_stride1", Convolution2dLayer,
+                                case, "visible case").value)
+    assert "expected 1.2345" in message  # outside the block, the same failure shows it
 
 
 # ---- stubs, wrong types and exceptions -------------------------------------------------------------------
@@ -456,52 +461,89 @@ def test_compare_accepts_rounding_and_calls_the_diagnosis_on_values_only():
     assert "12 of 12 elements are wrong" in str(info.value) and "Likely cause: because." in str(info.value)
 
 
-# ---- mistakes.diagnose ----------------------------------------------------------------------------------
+# ---- known mistakes: signatures (autograder.mistakes), diagnosis (cnnkit.known_mistakes) ----------------
 
-def _mistake_inputs(kind):
-    """Inputs under which every mistake of ``kind`` differs from the correct output (stride 2, batch 3, ties)."""
+KINDS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+
+
+def _kind(name):
+    """The kind of output a known mistake is about: its name starts with it."""
+    (kind,) = [kind for kind in KINDS if name.startswith(kind + "_")]
+    return kind
+
+
+def _mistake_case(kind):
+    """(case, inputs): a case under which every mistake of ``kind`` differs from the correct output (stride 2,
+    batch 3, ties), with the expected outputs from the oracle and the signatures of ``kind``'s mistakes; and the
+    keyword arguments of ``kind``'s ``*_output`` functions."""
     rng = np.random.default_rng(0)
     if kind.startswith("conv"):
         x, weights = rng.normal(size=(3, 1, 8, 9)), rng.normal(size=(3, 3, 3))
-        if kind == "conv_forward":
-            return {"x": x, "weights": weights, "stride": 2}
-        return {"x": x, "grad_output": rng.normal(size=(3, 3, 3, 4)), "k": 3, "stride": 2}
-    x = rng.integers(0, 3, size=(2, 2, 7, 9)).astype(float)
-    if kind == "pool_forward":
-        return {"x": x, "k": 2}
-    return {"x": x, "grad_output": rng.normal(size=(2, 2, 3, 4)), "k": 2}
+        grad_output = rng.normal(size=(3, 3, 3, 4))
+        case = {"x": x, "weights": weights, "stride": np.array(2), "grad_output": grad_output,
+                "expected_out": oracle.conv_forward(x, weights, 2),
+                "expected_grad": oracle.conv_weight_grad(x, grad_output, 3, 2)}
+        inputs = ({"x": x, "weights": weights, "stride": 2} if kind == "conv_forward" else
+                  {"x": x, "grad_output": grad_output, "k": 3, "stride": 2})
+    else:
+        x, grad_output = rng.integers(0, 3, size=(2, 2, 7, 9)).astype(float), rng.normal(size=(2, 2, 3, 4))
+        case = {"x": x, "k": np.array(2), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, 2),
+                "expected_grad": oracle.maxpool_backward(x, grad_output, 2)}
+        inputs = {"x": x, "k": 2} if kind == "pool_forward" else {"x": x, "grad_output": grad_output, "k": 2}
+    return {**case, **mistakes.signatures(kind, case)}, inputs
 
 
-DIAGNOSES = [(kind, wrong_output, cause) for kind, known in mistakes.MISTAKES.items()
-             for wrong_output, cause in known]
+@pytest.mark.parametrize("name", list(mistakes.OUTPUTS))
+def test_diagnose_recognises_each_mistake(name):
+    kind = _kind(name)
+    case, inputs = _mistake_case(kind)
+    wrong = mistakes.OUTPUTS[name](**inputs)
+    np.testing.assert_array_equal(case[f"mistake/{name}"], wrong)
+    assert known_mistakes.diagnose(kind, wrong, case) == known_mistakes.CAUSES[name]
+    assert known_mistakes.diagnose(kind, wrong * (1 + 1e-10), case) == known_mistakes.CAUSES[name]  # rounding
+    for other in KINDS:
+        if other != kind:
+            assert known_mistakes.diagnose(other, wrong, case) is None, other
+    # the diagnosis reads the signature stored in the case; it computes nothing
+    without_signatures = {field: value for field, value in case.items() if not field.startswith("mistake/")}
+    assert known_mistakes.diagnose(kind, wrong, without_signatures) is None
 
 
-@pytest.mark.parametrize("kind, wrong_output, cause", DIAGNOSES, ids=[f.__name__ for _, f, _ in DIAGNOSES])
-def test_diagnose_recognises_each_mistake(kind, wrong_output, cause):
-    inputs = _mistake_inputs(kind)
-    assert mistakes.diagnose(kind, wrong_output(**inputs), **inputs) == cause
-
-
-@pytest.mark.parametrize("kind", list(mistakes.MISTAKES))
+@pytest.mark.parametrize("kind", KINDS)
 def test_diagnose_returns_none_on_correct_noisy_or_misshapen_outputs(kind):
-    inputs = _mistake_inputs(kind)
-    correct = mistakes.CORRECT[kind](**inputs)
-    assert mistakes.diagnose(kind, correct, **inputs) is None
-    assert mistakes.diagnose(kind, correct + 1e-3, **inputs) is None
-    assert mistakes.diagnose(kind, correct[:1], **inputs) is None
-    assert mistakes.diagnose(kind, None, **inputs) is None
+    case, _ = _mistake_case(kind)
+    assert {field for field in case if field.startswith("mistake/")} == {
+        f"mistake/{name}" for name in mistakes.OUTPUTS if name.startswith(kind + "_")}
+    correct = case["expected_out"] if kind.endswith("forward") else case["expected_grad"]
+    assert known_mistakes.diagnose(kind, correct, case) is None
+    assert known_mistakes.diagnose(kind, correct + 1e-3, case) is None
+    assert known_mistakes.diagnose(kind, correct[:1], case) is None
+    assert known_mistakes.diagnose(kind, None, case) is None
 
 
-def test_mistakes_equal_to_the_correct_output_are_not_diagnosed():
+def test_mistakes_equal_to_the_correct_output_carry_no_signature():
     rng = np.random.default_rng(1)
     x, weights = rng.normal(size=(1, 1, 5, 6)), rng.normal(size=(2, 3, 3))
     grad_output = rng.normal(size=(1, 2, 3, 4))
-    correct = oracle.conv_weight_grad(x, grad_output, 3, 1)
+    case = {"x": x, "weights": weights, "stride": np.array(1), "grad_output": grad_output,
+            "expected_out": oracle.conv_forward(x, weights, 1),
+            "expected_grad": oracle.conv_weight_grad(x, grad_output, 3, 1)}
     # stride 1: ignoring the stride changes nothing; batch 1: averaging changes nothing.
-    assert mistakes.diagnose("conv_backward", correct, x=x, grad_output=grad_output, k=3, stride=1) is None
+    signatures = mistakes.signatures("conv_backward", case)
+    assert set(signatures) == {"mistake/conv_backward_flipped"}
+    assert known_mistakes.diagnose("conv_backward", case["expected_grad"], {**case, **signatures}) is None
+    # a symmetric filter: flipping changes nothing; stride 1: the input index is the output index.
     symmetric = np.ones((2, 3, 3))
-    out = oracle.conv_forward(x, symmetric, 1)
-    assert mistakes.diagnose("conv_forward", out, x=x, weights=symmetric, stride=1) is None
+    case = {**case, "weights": symmetric, "expected_out": oracle.conv_forward(x, symmetric, 1)}
+    assert mistakes.signatures("conv_forward", case) == {}
+    assert known_mistakes.diagnose("conv_forward", case["expected_out"], case) is None
+    # no tie: every tied maximum and the last maximum are the first maximum.
+    x, grad_output = rng.normal(size=(2, 3, 5, 4)), rng.normal(size=(2, 3, 2, 2))
+    case = {"x": x, "k": np.array(2), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, 2),
+            "expected_grad": oracle.maxpool_backward(x, grad_output, 2)}
+    signatures = mistakes.signatures("pool_backward", case)
+    assert set(signatures) == {"mistake/pool_backward_average"}
+    assert known_mistakes.diagnose("pool_backward", case["expected_grad"], {**case, **signatures}) is None
 
 
 def test_conv_mistake_outputs_follow_their_definition():
@@ -542,37 +584,53 @@ def test_input_index_and_pool_mistake_outputs_follow_their_definition():
 # ---- the cases themselves ------------------------------------------------------------------------------
 
 def test_hand_checkable_cases_have_the_documented_values():
-    _, x, weights, stride, grad_output = checks.conv_cases("stride1")[0]
-    out = oracle.conv_forward(x, weights, stride)
-    np.testing.assert_array_equal(out[0, 0], [[0, 1, 2], [4, 5, 6]])  # the filter copying the top-left pixel
-    np.testing.assert_array_equal(out[0, 1], [[34, 44, 54], [74, 84, 94]])  # [[1, 2], [3, 4]] on 4 r + c
-    np.testing.assert_array_equal(oracle.conv_weight_grad(x, grad_output, 2, 1)[0], [[21, 26], [44, 53]])
-    _, x, weights, stride, _ = checks.conv_cases("strided")[0]
-    np.testing.assert_array_equal(oracle.conv_forward(x, weights, stride)[0, 0], [[0, 2, 4], [14, 16, 18]])
-    _, x, k, grad_output = checks.pool_cases()[0]
-    np.testing.assert_array_equal(oracle.maxpool_forward(x, k)[0], [[[17, 19], [14, 18]], [[19, 18], [15, 17]]])
-    _, x, k, grad_output = checks.pool_tie_cases()[0]
-    grads = oracle.maxpool_backward(x, grad_output, k)[0, 0]
-    assert {tuple(i) for i in np.argwhere(grads)} == {(0, 0), (0, 3), (0, 4), (2, 1), (2, 2), (2, 4)}
-    np.testing.assert_array_equal(grads[grads != 0], [1, 2, 3, 4, 5, 6])
+    """The values stored in cnnkit/visible_cases.npz and the oracle's on the stored inputs, both."""
+    forward = checks.visible_cases("conv_forward_stride1")[0]
+    backward = checks.visible_cases("conv_backward_stride1")[0]
+    assert forward["label"] == backward["label"] == "hand-checkable case" and int(forward["stride"]) == 1
+    x, weights, grad_output = backward["x"], backward["weights"], backward["grad_output"]
+    for out in (forward["expected_out"], oracle.conv_forward(forward["x"], forward["weights"], 1)):
+        np.testing.assert_array_equal(out[0, 0], [[0, 1, 2], [4, 5, 6]])  # the filter copying the top-left pixel
+        np.testing.assert_array_equal(out[0, 1], [[34, 44, 54], [74, 84, 94]])  # [[1, 2], [3, 4]] on 4 r + c
+    for grads in (backward["expected_grad"], oracle.conv_weight_grad(x, grad_output, weights.shape[1], 1)):
+        np.testing.assert_array_equal(grads[0], [[21, 26], [44, 53]])
+    case = checks.visible_cases("conv_forward_strided")[0]
+    assert case["label"] == "hand-checkable case" and int(case["stride"]) == 2
+    for out in (case["expected_out"], oracle.conv_forward(case["x"], case["weights"], 2)):
+        np.testing.assert_array_equal(out[0, 0], [[0, 2, 4], [14, 16, 18]])
+    case = checks.visible_cases("pool_forward")[0]
+    assert case["label"] == "hand-checkable case" and int(case["k"]) == 2
+    np.testing.assert_array_equal(case["x"][0, 0], cases.HAND_POOL_X)
+    for out in (case["expected_out"], oracle.maxpool_forward(case["x"], 2)):
+        np.testing.assert_array_equal(out[0], [[[17, 19], [14, 18]], [[19, 18], [15, 17]]])
+    case = checks.visible_cases("pool_backward_ties")[0]
+    assert case["label"].startswith("ties, hand-checkable") and int(case["k"]) == 2
+    np.testing.assert_array_equal(case["x"][0, 0], cases.HAND_TIES_K2)
+    for grads in (case["expected_grad"][0, 0], oracle.maxpool_backward(case["x"], case["grad_output"], 2)[0, 0]):
+        assert {tuple(i) for i in np.argwhere(grads)} == {(0, 0), (0, 3), (0, 4), (2, 1), (2, 2), (2, 4)}
+        np.testing.assert_array_equal(grads[grads != 0], [1, 2, 3, 4, 5, 6])
 
 
 def test_cases_cover_the_required_configurations():
-    strided = checks.conv_cases("strided")
-    assert {stride for _, _, _, stride, _ in strided} == {2, 3}
-    for _, x, weights, stride, _ in strided:
-        h, w, k = x.shape[2], x.shape[3], weights.shape[1]
+    strided = checks.visible_cases("conv_forward_strided") + checks.visible_cases("conv_backward_strided")
+    assert {int(case["stride"]) for case in strided} == {2, 3}
+    for case in strided:
+        h, w, k, stride = case["x"].shape[2], case["x"].shape[3], case["weights"].shape[1], int(case["stride"])
         assert h != w and ((h - k) % stride or (w - k) % stride)
         assert min(oracle.conv_output_size(h, k, stride), oracle.conv_output_size(w, k, stride)) >= 2
-    assert {(len(x), len(weights)) for _, x, weights, _, _ in checks.conv_cases("batch_of_one")} == {
+    assert {int(case["stride"]) for case in checks.visible_cases("conv_views")} == {1, 2, 3}
+    assert {(len(case["x"]), len(case["weights"])) for case in checks.visible_cases("conv_batch_of_one")} == {
         (1, 3), (2, 1), (1, 1)}
-    for _, x, weights, _, _ in checks.conv_cases("stride1") + strided:
-        assert len(x) > 1 and len(weights) > 1  # batch-of-one problems show up in conv_batch_of_one only
-    pool = checks.pool_cases()
-    assert {k for _, _, k, _ in pool} >= {2, 3} and any(x.shape[3] % k for _, x, k, _ in pool)
-    for _, x, k, _ in pool:
-        assert not checks.has_ties(x, k)
-        windows = np.sort(oracle.pool_windows(x, k), axis=-1)
-        assert np.min(windows[..., -1] - windows[..., -2]) > 1e-5  # far from eps: the numerical gradient is valid
-    assert all(checks.has_ties(x, k) for _, x, k, _ in checks.pool_tie_cases())
-    assert {k for _, _, k, _ in checks.pool_tie_cases()} == {2, 3}
+    for case in checks.visible_cases("conv_forward_stride1") + checks.visible_cases("conv_backward_stride1") + strided:
+        assert len(case["x"]) > 1 and len(case["weights"]) > 1  # batch-of-one problems: conv_batch_of_one only
+    pool = checks.visible_cases("pool_forward")
+    assert {int(case["k"]) for case in pool} >= {2, 3} and any(case["x"].shape[3] % int(case["k"]) for case in pool)
+    for test in ("pool_views", "pool_forward", "pool_backward"):
+        for case in checks.visible_cases(test):
+            x, k = case["x"], int(case["k"])
+            assert not cases.has_ties(x, k) and not case["ties"], test
+            windows = np.sort(oracle.pool_windows(x, k), axis=-1)
+            assert np.min(windows[..., -1] - windows[..., -2]) > 1e-5  # far from eps: the numerical gradient is valid
+    ties = checks.visible_cases("pool_backward_ties")
+    assert all(cases.has_ties(case["x"], int(case["k"])) and case["ties"] for case in ties)
+    assert {int(case["k"]) for case in ties} == {2, 3}

@@ -4,21 +4,22 @@ and built so that no input is simply increasing; the student's kernel runs other
 import numpy as np
 import pytest
 
-from autograder import verdict
-from autograder.hidden_cases import DEFAULT_SEED, HIDDEN_CASES, to_npz_bytes
-from cnnkit import case_generator, checks, hidden_tests
+from autograder import cases, verdict
+from autograder.hidden_cases import DEFAULT_SEED, HIDDEN_CASES
+from autograder.runner import hidden_tests
+from cnnkit import casefile, checks
 from reference import Convolution2dLayer, MaxPooling2dLayer
 
-TESTS = sorted(hidden_tests.RUNNERS)
+TESTS = sorted(checks.RUNNERS)
 
 
 def generate():
-    return case_generator.generate(DEFAULT_SEED)
+    return cases.generate(DEFAULT_SEED)
 
 
 def test_the_committed_file_is_what_the_generator_makes_from_the_fixed_seed(tmp_path):
     fresh = tmp_path / "cases.npz"
-    fresh.write_bytes(to_npz_bytes(generate()))
+    fresh.write_bytes(casefile.to_bytes(generate()))
     with np.load(HIDDEN_CASES, allow_pickle=False) as committed, np.load(fresh, allow_pickle=False) as regenerated:
         assert sorted(committed.files) == sorted(regenerated.files)
         for key in committed.files:
@@ -26,22 +27,30 @@ def test_the_committed_file_is_what_the_generator_makes_from_the_fixed_seed(tmp_
 
 
 def test_there_are_cases_for_every_graded_cell_of_both_notebooks():
-    assert set(generate()) == set(hidden_tests.RUNNERS)
-    assert all(len(cases) >= 2 for cases in generate().values())
+    assert set(generate()) == set(checks.RUNNERS) == set(checks.TITLES)
+    assert all(len(test_cases) >= 2 for test_cases in generate().values())
 
 
 @pytest.mark.parametrize("test", TESTS)
 def test_the_reference_passes_every_hidden_case(test, capsys):
     layer = Convolution2dLayer if test.startswith("conv") else MaxPooling2dLayer
     hidden_tests.run(test, layer)
-    assert "hidden cases passed" in capsys.readouterr().out
+    assert f"{test}: {len(hidden_tests.load(test))} hidden cases passed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("test", TESTS)
+def test_the_reference_passes_every_case_of_the_instructors_seed(test):
+    layer = Convolution2dLayer if test.startswith("conv") else MaxPooling2dLayer
+    secret = cases.for_checks(generate())[test]
+    for number, case in enumerate(secret, start=1):
+        checks.run_case(test, layer, case, f"hidden case {number} of {len(secret)}")
 
 
 def test_no_input_is_simply_increasing_and_none_repeats_a_visible_case():
-    visible = [case[1] for kind in ("stride1", "strided", "batch_of_one") for case in checks.conv_cases(kind)]
-    visible += [case[1] for case in checks.pool_cases() + checks.pool_tie_cases()]
-    for test, cases in generate().items():
-        for case in cases:
+    visible = [case["x"] for test in TESTS for case in checks.visible_cases(test)]
+    assert len(visible) >= 30
+    for test, test_cases in generate().items():
+        for case in test_cases:
             flat = case["x"].ravel()
             assert not np.all(np.diff(flat) >= 0), test
             assert not any(v.shape == case["x"].shape and np.array_equal(v, case["x"]) for v in visible), test
@@ -50,13 +59,13 @@ def test_no_input_is_simply_increasing_and_none_repeats_a_visible_case():
 def test_tie_cases_really_have_ties_and_the_others_do_not():
     for test in ("pool_backward", "pool_backward_ties"):
         for case in generate()[test]:
-            assert checks.has_ties(case["x"], int(case["k"])) == (test == "pool_backward_ties")
+            assert cases.has_ties(case["x"], int(case["k"])) == (test == "pool_backward_ties")
 
 
 def test_the_kernel_runs_cases_of_the_public_seed_never_the_instructors():
     secret = verdict.load_hidden(HIDDEN_CASES)
     kernel = {test: hidden_tests.load(test) for test in TESTS}
-    assert case_generator.KERNEL_SEED != DEFAULT_SEED
+    assert cases.KERNEL_SEED != DEFAULT_SEED
     for test in TESTS:
         assert len(kernel[test]) == len(secret[test])
         for in_kernel, hidden in zip(kernel[test], secret[test]):

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from cnnkit import oracle
+from autograder import oracle
 from cnnkit.gradcheck import numerical_gradient
 from reference import Convolution2dLayer, MaxPooling2dLayer
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from cnnkit import oracle
+from autograder import oracle
 from test_reference_layers import conv_configs, make_conv, make_pool, pool_configs
 
 torch = pytest.importorskip("torch", reason="PyTorch is optional; install it to add this cross-check")

@@ -1,4 +1,4 @@
-"""The kit's verdict (autograder/verdict.py with cnnkit/harvest.py in the sandbox), without nbgrader: it passes
+"""The kit's verdict (autograder/verdict.py with autograder/runner/harvest.py in the sandbox), without nbgrader: it passes
 the reference, fails what returns wrong things however they pretend, and keeps the points of the calls that a
 crash or an endless loop elsewhere did not touch."""
 
