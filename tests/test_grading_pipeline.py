@@ -25,7 +25,7 @@ POINTS = {CONV: {"conv_views": 1, "conv_forward_stride1": 2, "conv_forward_strid
 FULL = {notebook: sum(points.values()) for notebook, points in POINTS.items()}
 # The phrase of the diagnosis that each student's feedback must contain.
 FEEDBACK_NAMES_THE_MISTAKE = {
-    "flipped_kernel": ["the kernel is flipped"],
+    "flipped_kernel": ["what a true convolution gives"],
     "output_at_input_index": ["not the input index i"],
     "backward_ignores_stride": ["the gradient ignores the stride"],
     "gradient_averaged_over_batch": ["averaged over the batch"],

@@ -71,8 +71,8 @@ def lab(handout, tmp_path_factory):
     port = free_port()
     home = tmp_path_factory.mktemp("home")
     log_path = home / "lab.log"
-    env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("JUPYTER", "MAKE", "MFLAGS", "IPYTHON", "MPL", "XDG_"))}
+    env = {name: value for name, value in os.environ.items()  # a student's shell: none of the kit's settings
+           if not name.startswith(("JUPYTER", "MAKE", "MFLAGS", "IPYTHON", "MPL", "XDG_", "PYTHONPATH", "PYTHONHOME"))}
     env["HOME"] = str(home)
     command = ["make", "--no-print-directory", "-C", str(handout), "lab", f"VENV={REPO / '.venv'}",
                f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={TOKEN}"]
@@ -102,17 +102,21 @@ def lab(handout, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser_page(lab, tmp_path_factory):
-    """One Chromium page with a fresh profile; it records every HTTP error the lab answers."""
-    port, _ = lab
+def http_errors():
+    """Every answer of the lab to the browser with an HTTP error status."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_page(lab, http_errors, tmp_path_factory):
+    """One page of Debian's Chromium, headless, with a fresh profile (Playwright's own browsers are never used)."""
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=shutil.which("chromium"),
             args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 900})
         context.set_default_timeout(LONG)
         page = context.pages[0] if context.pages else context.new_page()
-        page.http_errors = []
-        page.on("response", lambda response: response.status >= 400 and page.http_errors.append(
+        page.on("response", lambda response: response.status >= 400 and http_errors.append(
             f"{response.status} {response.request.method} {response.url}"))
         try:
             yield page
@@ -132,7 +136,7 @@ def ran(lab, browser_page, handout):
     expect(page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']")).to_have_count(1)
     code = [index for index, cell in enumerate(notebook.cells) if cell.cell_type == "code"]
     first_code, last_code = code[0], code[-1]
-    for attempt in range(3):  # while the lab is still starting, the menu may not reach the notebook yet
+    for _ in range(3):  # while the lab is still starting, the menu may not reach the notebook yet
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         try:
@@ -175,8 +179,8 @@ def saved(validation, ran, handout):
     page.keyboard.press("b")  # command mode: a new cell below
     page.keyboard.press("Enter")  # edit mode
     page.keyboard.type("import cnnkit; print(cnnkit.__file__)")
-    page.keyboard.press("Shift+Enter")
-    own_cell = page.locator(".jp-NotebookPanel .jp-CodeCell").last
+    page.keyboard.press("Shift+Enter")  # runs it, and adds an empty cell below
+    own_cell = page.locator(".jp-NotebookPanel .jp-CodeCell", has_text="print(cnnkit.__file__)")
     output = own_cell.locator(".jp-OutputArea-output")
     expect(output).to_contain_text("cnnkit")
     page.keyboard.press("Control+s")
@@ -210,7 +214,7 @@ def test_a_stub_check_shows_the_short_not_implemented_message(ran, handout):
     assert "cnnkit/" not in text, text  # no frame of the kit, only the student's
 
 
-def test_nbgrader_shows_only_its_student_side(ran, lab):
+def test_nbgrader_shows_only_its_student_side(ran, lab, http_errors):
     page = ran
     menus = page.locator("#jp-MainMenu > .lm-MenuBar-content > .lm-MenuBar-item")
     titles = menus.all_inner_texts()
@@ -222,13 +226,12 @@ def test_nbgrader_shows_only_its_student_side(ran, lab):
         page.keyboard.press("Escape")
     assert "Run All Cells" in entries and not INSTRUCTOR_SIDE.search("\n".join(entries)), entries
     tabs = page.locator(".jp-SideBar .lm-TabBar-tab")
-    sidebars = [f"{tabs.nth(i).get_attribute('title')} {tabs.nth(i).get_attribute('data-id')} {tabs.nth(i).inner_text()}"
-                for i in range(tabs.count())]
+    sidebars = [f"{tab.get_attribute('title')} {tab.get_attribute('data-id')} {tab.inner_text()}" for tab in tabs.all()]
     assert any("File Browser" in tab for tab in sidebars) and not INSTRUCTOR_SIDE.search("\n".join(sidebars)), sidebars
-    page.keyboard.press("Control+Shift+c")  # the command palette, every command of the lab
-    palette = page.locator(".lm-CommandPalette")
-    expect(palette.locator(".lm-CommandPalette-itemLabel").first).to_be_visible()
-    commands = palette.locator(".lm-CommandPalette-itemLabel").all_inner_texts()
+    page.locator(".jp-NotebookPanel .jp-Cell").first.click()
+    page.keyboard.press("Control+Shift+c")  # the command palette: every command of the lab
+    expect(page.locator(".lm-CommandPalette-input")).to_be_focused()
+    commands = page.locator(".lm-CommandPalette .lm-CommandPalette-itemLabel").all_text_contents()
     page.keyboard.press("Escape")
     assert "Run All Cells" in commands and not INSTRUCTOR_SIDE.search("\n".join(commands)), commands
     # Validate is nbgrader's only element in the page (the create-assignment panel and cell widgets are not)
@@ -242,11 +245,12 @@ def test_nbgrader_shows_only_its_student_side(ran, lab):
         locked = set(json.load(response)["lockRules"])
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:menu",
             "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"} <= locked
-    assert not page.http_errors
+    assert not http_errors
 
 
 def test_validate_lists_every_failing_check(validation, handout):
-    checks = [read_notebook(handout / NOTEBOOK).cells[index] for index in check_cells(read_notebook(handout / NOTEBOOK))]
+    notebook = read_notebook(handout / NOTEBOOK)
+    checks = [notebook.cells[index] for index in check_cells(notebook)]
     assert validation.count("The following cell failed:") == len(checks), validation
     assert "NotImplementedError" in validation and "Your code here" in validation
     for cell in checks:
@@ -256,7 +260,7 @@ def test_validate_lists_every_failing_check(validation, handout):
 def test_working_in_the_lab_writes_into_the_handout_only(saved, handout, repo_notebooks):
     assert saved.startswith(str(handout / "cnnkit")), saved  # the kernel uses the hand-out's kit
     notebook = read_notebook(handout / NOTEBOOK)
-    assert "print(cnnkit.__file__)" in notebook.cells[-1].source
+    assert any("print(cnnkit.__file__)" in cell.source for cell in notebook.cells)
     assert any("image/png" in output.get("data", {}) for cell in notebook.cells if cell.cell_type == "code"
                for output in cell.outputs)
     assert digests(NOTEBOOKS) == repo_notebooks  # byte for byte
