@@ -30,6 +30,7 @@ from tqdm.auto import tqdm
 from autograder import reports, sandbox, verdict
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
+from autograder.runner import harvest
 from autograder.submissions import copy_repaired, is_safe_student_id, read_folder, read_zip
 
 # Statuses, worst first: a student's status is the worst thing that happened to any notebook.
@@ -114,7 +115,7 @@ def _judge(submitted, submission, graded_cells, hidden, result):
         for grade_id, max_points in cells:
             result.tests.append((notebook, grade_id, max_points if verdicts[grade_id].passed else 0.0, max_points))
         result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
-    for file_name, class_name in verdict.CLASSES.values():
+    for file_name, class_name in harvest.CLASSES.values():
         notebook = Path(file_name).stem
         if notebook in submission.notebooks and (names := verdict.borrowed_code(submitted / file_name, class_name)):
             result.review.append((notebook, class_name, result.scores[notebook], None,

@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from autograder import oracle, sandbox
-from autograder.runner.harvest import CLASSES
 from cnnkit import casefile, checks, network
 from cnnkit.notebook_loader import class_code
 

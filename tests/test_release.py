@@ -13,8 +13,12 @@ from reference import NOTEBOOKS, SOLUTIONS
 
 NAMES = sorted(path.name for path in SOLUTIONS.glob("*.ipynb"))
 HINTS = {
-    "01_convolution.ipynb": ["#yield...", '# cache["out"][?, ?, ?, ?] = ...'],
-    "02_max_pooling.ipynb": ["# yield ...", '# cache["out"][:, :, ?, ?] = ?'],
+    "01_convolution.ipynb": ["# out_row, out_col = ...  (where this window's result goes: integer division, see 1.1)",
+                             "# view = ...              (the k x k window of every image at once: slice x)",
+                             '# cache["out"][?, ?, ?, ?] = ...'],
+    "02_max_pooling.ipynb": ["# out_row, out_col = ...  (where this window's maximum goes: integer division)",
+                             "# view = ...              (the k x k window of every image and channel at once: slice x)",
+                             '# cache["out"][:, :, ?, ?] = ?'],
 }
 
 
