@@ -256,15 +256,15 @@ def _pool_windows(ax, height, width, k):
         _hatch(ax, h_out * k, 0, height - h_out * k, w_out * k)
 
 
-def _first_max(x, k):
-    """(H // k, W // k, 2) array: input (row, col) of the first maximum, row-major, of each window."""
-    h_out, w_out = x.shape[0] // k, x.shape[1] // k
-    where = np.zeros((h_out, w_out, 2), dtype=int)
-    for p in range(h_out):
-        for q in range(w_out):
-            a, b = np.unravel_index(np.argmax(x[p * k:(p + 1) * k, q * k:(q + 1) * k]), (k, k))
-            where[p, q] = p * k + a, q * k + b
-    return where
+def _maxima(x, window_max, k):
+    """{(p, q): [(row, col), ...]}: the input cells of window (p, q) whose value is ``window_max[p, q]``, in row-major
+    order (the first of them is the one max pooling picks). The maxima come from the data a figure is given (the
+    pooled map, or where the gradient went), not computed here.
+
+    :param x: (H, W) input map; window_max: (H // k, W // k), NaN where a window's maximum is unknown.
+    """
+    return {(p, q): [(p * k + a, q * k + b) for a, b in np.argwhere(x[p * k:(p + 1) * k, q * k:(q + 1) * k] == value)]
+            for (p, q), value in np.ndenumerate(window_max)}
 
 
 def plot_pooling(x, pooled, k):
@@ -283,8 +283,9 @@ def plot_pooling(x, pooled, k):
     axes = fig.subplots(1, 2, gridspec_kw={"width_ratios": [width, max(pooled.shape[1], 1) + 0.5]})
     _heatmap(axes[0], x, vmin=-limit, vmax=limit, center=None, fmt=".2f", ticks=True)
     _pool_windows(axes[0], height, width, k)
-    for row, col in _first_max(x, k).reshape(-1, 2):
-        _outline(axes[0], row, col, 1, 1, color=HIGHLIGHT, linewidth=2, zorder=6)
+    for cells in _maxima(x, pooled, k).values():
+        for row, col in cells[:1]:
+            _outline(axes[0], row, col, 1, 1, color=HIGHLIGHT, linewidth=2, zorder=6)
     dropped = ", hatched: dropped" if (height % k or width % k) else ""
     axes[0].set_title(f"input {height}x{width}, windows {k}x{k} (red: the maximum{dropped})", fontsize=10)
     _heatmap(axes[1], pooled, vmin=-limit, vmax=limit, center=None, fmt=".2f", ticks=True)
@@ -313,7 +314,11 @@ def plot_pool_gradient_routing(x, grad_output, grad_x, k):
                 for b in range(k):
                     window_color[p * k + a, q * k + b] = palette[p * w_out + q]
     out_color = {(p, q): palette[p * w_out + q] for p in range(h_out) for q in range(w_out)}
-    first = _first_max(x, k)
+    # Each window's maximum is the value of the cell its gradient went to (unknown where grad_output is 0).
+    received = np.full((h_out, w_out), np.nan)
+    for row, col in np.argwhere(grad_x[:h_out * k, :w_out * k] != 0):
+        received[row // k, col // k] = x[row, col]
+    maxima = _maxima(x, received, k)
     fig = new_figure(9.0, 3.4)
     axes = fig.subplots(1, 3, gridspec_kw={"width_ratios": [width, w_out + 0.4, width]})
     panels = [
@@ -328,14 +333,12 @@ def plot_pool_gradient_routing(x, grad_output, grad_x, k):
         ax.set_title(title, fontsize=10)
     for ax in (axes[0], axes[2]):
         _pool_windows(ax, height, width, k)
-        for row, col in first.reshape(-1, 2):
-            _outline(ax, row, col, 1, 1, color=HIGHLIGHT, linewidth=2, zorder=6)
-    for p in range(h_out):
-        for q in range(w_out):
-            window = x[p * k:(p + 1) * k, q * k:(q + 1) * k]
-            for a, b in np.argwhere(window == window.max())[1:]:  # tied maxima after the first
-                _outline(axes[0], p * k + a, q * k + b, 1, 1, color=HIGHLIGHT, style=(0, (2, 2)), linewidth=1.5,
-                         zorder=6)
+        for cells in maxima.values():
+            for row, col in cells[:1]:
+                _outline(ax, row, col, 1, 1, color=HIGHLIGHT, linewidth=2, zorder=6)
+    for cells in maxima.values():
+        for row, col in cells[1:]:  # tied maxima after the first
+            _outline(axes[0], row, col, 1, 1, color=HIGHLIGHT, style=(0, (2, 2)), linewidth=1.5, zorder=6)
     fig.supxlabel("solid red: the first maximum of the window (row-major order), which gets the window's gradient;"
                   " dashed red: a tied maximum, which gets 0;\nhatched: the dropped border, which gets 0", fontsize=8)
     return fig
