@@ -32,9 +32,7 @@ def _conv(rng, n, f, h, w, k, s, integer_weights=False):
     x = rng.normal(size=(n, 1, h, w))
     weights = rng.integers(-4, 5, size=(f, k, k)).astype(float) if integer_weights else rng.normal(size=(f, k, k))
     grad_output = rng.normal(size=(n, f, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s)))
-    return {"x": x, "weights": weights, "stride": np.array(s), "grad_output": grad_output,
-            "expected_out": oracle.conv_forward(x, weights, s),
-            "expected_grad": oracle.conv_weight_grad(x, grad_output, k, s)}
+    return _conv_expected(x, weights, s, grad_output)
 
 
 def _pool(rng, n, c, h, w, k, ties=False):
@@ -44,9 +42,7 @@ def _pool(rng, n, c, h, w, k, ties=False):
     otherwise distinct normal values, negative ones included.
     """
     x = rng.integers(-2, 2, size=(n, c, h, w)).astype(float) if ties else rng.normal(size=(n, c, h, w))
-    grad_output = rng.normal(size=(n, c, h // k, w // k))
-    return {"x": x, "k": np.array(k), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, k),
-            "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
+    return _pool_expected(x, k, rng.normal(size=(n, c, h // k, w // k)))
 
 
 def _tie_pattern_case(rng):
@@ -55,9 +51,22 @@ def _tie_pattern_case(rng):
     for n, c, p, q in np.ndindex(2, 2, 2, 3):
         window = x[n, c, 2 * p:2 * p + 2, 2 * q:2 * q + 2]
         window[[(0, 1), (1, 1)][(p + q) % 2], [(1, 0), (0, 1)][(p + q) % 2]] = 0.0
-    grad_output = rng.normal(size=(2, 2, 2, 3))
-    return {"x": x, "k": np.array(2), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, 2),
-            "expected_grad": oracle.maxpool_backward(x, grad_output, 2)}
+    return _pool_expected(x, 2, rng.normal(size=(2, 2, 2, 3)))
+
+
+def _conv_expected(x, weights, stride, grad_output, label=None):
+    """A conv case dict: the inputs, the oracle's output and weight gradient, and a label when given."""
+    case = {"x": x, "weights": weights, "stride": np.array(stride), "grad_output": grad_output,
+            "expected_out": oracle.conv_forward(x, weights, stride),
+            "expected_grad": oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)}
+    return case if label is None else {"label": label, **case}
+
+
+def _pool_expected(x, k, grad_output, label=None):
+    """A pooling case dict: the inputs, the oracle's output and input gradient, and a label when given."""
+    case = {"x": x, "k": np.array(k), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, k),
+            "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
+    return case if label is None else {"label": label, **case}
 
 
 def generate(seed):
@@ -87,13 +96,7 @@ def _seeded_conv(seed, n, f, h, w, k, s):
     rng = np.random.default_rng(seed)
     x, weights = rng.normal(size=(n, 1, h, w)), rng.normal(size=(f, k, k))
     grad_output = rng.normal(size=(n, f, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s)))
-    return _conv_expected(f"random case, seed {seed}", x, weights, s, grad_output)
-
-
-def _conv_expected(label, x, weights, stride, grad_output):
-    return {"label": label, "x": x, "weights": weights, "stride": np.array(stride), "grad_output": grad_output,
-            "expected_out": oracle.conv_forward(x, weights, stride),
-            "expected_grad": oracle.conv_weight_grad(x, grad_output, weights.shape[1], stride)}
+    return _conv_expected(x, weights, s, grad_output, f"random case, seed {seed}")
 
 
 def _hand_conv(stride):
@@ -105,7 +108,7 @@ def _hand_conv(stride):
     x[1, 0, 0, 0], x[1, 0, 1, 2], x[1, 0, 2, 3] = 1, 2, 3
     weights = np.array([[[1.0, 0.0], [0.0, 0.0]], [[1.0, 2.0], [3.0, 4.0]]])
     shape = (2, 2, oracle.conv_output_size(h, 2, stride), oracle.conv_output_size(w, 2, stride))
-    return _conv_expected("hand-checkable case", x, weights, stride, np.ones(shape))
+    return _conv_expected(x, weights, stride, np.ones(shape), "hand-checkable case")
 
 
 def _conv_visible():
@@ -147,16 +150,11 @@ HAND_TIES_K3 = np.array([[[1, 2, 9, 0, 0, 0, 9],
 # 3x3 windows: four maxima; all zero; all equal; four maxima in a checkerboard. Dropped border: last row and column.
 
 
-def _pool_expected(label, x, k, grad_output):
-    return {"label": label, "x": x, "k": np.array(k), "grad_output": grad_output,
-            "expected_out": oracle.maxpool_forward(x, k), "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
-
-
 def _seeded_pool(seed, n, c, h, w, k):
     """A pooling case drawn from np.random.default_rng(seed) (ties have probability 0)."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, c, h, w))
-    return _pool_expected(f"random case, seed {seed}", x, k, rng.normal(size=(n, c, h // k, w // k)))
+    return _pool_expected(x, k, rng.normal(size=(n, c, h // k, w // k)), f"random case, seed {seed}")
 
 
 def _pool_visible():
@@ -164,18 +162,18 @@ def _pool_visible():
     the hand-checkable case: two images with the channels HAND_POOL_X and 19 - HAND_POOL_X (swapped in the second),
     grad_output 1, 2, ..., 16. With ties: the hand-made windows above, then random small integers."""
     hand = np.array([[HAND_POOL_X, 19 - HAND_POOL_X], [19 - HAND_POOL_X, HAND_POOL_X]])
-    no_ties = [_pool_expected("hand-checkable case", hand, 2, np.arange(1.0, 17.0).reshape(2, 2, 2, 2)),
+    no_ties = [_pool_expected(hand, 2, np.arange(1.0, 17.0).reshape(2, 2, 2, 2), "hand-checkable case"),
                _seeded_pool(20, 2, 3, 7, 8, 3), _seeded_pool(21, 3, 2, 6, 6, 2), _seeded_pool(22, 2, 2, 9, 10, 4),
                _seeded_pool(23, 1, 1, 5, 7, 2)]
     rng = np.random.default_rng(30)
     ties = [
-        _pool_expected("ties, hand-checkable: all equal, two or three maxima, border equal to the maxima",
-                       np.array([[HAND_TIES_K2, HAND_TIES_K2 - 10], [HAND_TIES_K2 - 10, HAND_TIES_K2]]), 2,
-                       np.arange(1.0, 25.0).reshape(2, 2, 2, 3)),
-        _pool_expected("ties, hand-checkable 3x3 windows: several maxima, all equal, all zero",
-                       np.array([HAND_TIES_K3, HAND_TIES_K3[::-1]]), 3, np.arange(1.0, 9.0).reshape(2, 2, 1, 2)),
-        _pool_expected("ties, random small integers, seed 30",
-                       rng.integers(0, 3, size=(2, 3, 6, 7)).astype(float), 2, rng.normal(size=(2, 3, 3, 3))),
+        _pool_expected(np.array([[HAND_TIES_K2, HAND_TIES_K2 - 10], [HAND_TIES_K2 - 10, HAND_TIES_K2]]), 2,
+                       np.arange(1.0, 25.0).reshape(2, 2, 2, 3),
+                       "ties, hand-checkable: all equal, two or three maxima, border equal to the maxima"),
+        _pool_expected(np.array([HAND_TIES_K3, HAND_TIES_K3[::-1]]), 3, np.arange(1.0, 9.0).reshape(2, 2, 1, 2),
+                       "ties, hand-checkable 3x3 windows: several maxima, all equal, all zero"),
+        _pool_expected(rng.integers(0, 3, size=(2, 3, 6, 7)).astype(float), 2, rng.normal(size=(2, 3, 3, 3)),
+                       "ties, random small integers, seed 30"),
     ]
     return {"pool_views": no_ties, "pool_forward": no_ties, "pool_backward": no_ties, "pool_backward_ties": ties}
 

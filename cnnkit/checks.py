@@ -11,7 +11,6 @@ computes what a layer should return. :func:`run_case` checks one case; the publi
 the visible cases, and the grading kernel runs other cases through it the same way.
 """
 
-import functools
 import inspect
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -435,14 +434,9 @@ def run_case(test, layer_cls, case, label):
     RUNNERS[test](layer_cls, case, label)
 
 
-@functools.lru_cache(maxsize=1)
-def _visible_cases():
-    return casefile.read(VISIBLE_CASES)
-
-
 def visible_cases(test):
     """The visible cases of one test: a list of case dicts, in the order they run (the hand-checkable one first)."""
-    return _visible_cases()[test]
+    return casefile.read_once(VISIBLE_CASES)[test]
 
 
 def _run_visible(test, layer_cls):

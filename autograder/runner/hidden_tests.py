@@ -8,7 +8,6 @@ records and what the feedback shows; the grade itself comes from :mod:`autograde
 the instructor's secret cases outside the student's reach and wins where the two disagree.
 """
 
-import functools
 from pathlib import Path
 
 from cnnkit import casefile, checks
@@ -16,14 +15,9 @@ from cnnkit import casefile, checks
 KERNEL_CASES = Path(__file__).with_name("kernel_cases.npz")
 
 
-@functools.lru_cache(maxsize=1)
-def _kernel_cases():
-    return casefile.read(KERNEL_CASES)
-
-
 def load(test):
     """The cases of one graded test run in the kernel: a list of case dicts, in order."""
-    return _kernel_cases()[test]
+    return casefile.read_once(KERNEL_CASES)[test]
 
 
 def run(test, layer_cls):
