@@ -111,13 +111,14 @@ def _judge(submitted, submission, graded_cells, hidden, result):
             result.worsen("timed out", f"kit: {description}")
         for description in judged.crashed:
             result.worsen("kernel died", f"kit: {description}")
+        result.notes += [f"kit: {description} (what needs it fails)" for description in judged.cell_errors]
     for notebook, cells in graded_cells.items():
         for grade_id, max_points in cells:
             result.tests.append((notebook, grade_id, max_points if verdicts[grade_id].passed else 0.0, max_points))
         result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
     for file_name, class_name in harvest.CLASSES.values():
         notebook = Path(file_name).stem
-        if notebook in submission.notebooks and (names := verdict.borrowed_code(submitted / file_name, class_name)):
+        if notebook in submission.notebooks and (names := verdict.borrowed_code(submitted / file_name)):
             result.review.append((notebook, class_name, result.scores[notebook], None,
                                   f"the code of {class_name} uses {', '.join(names)}: a library may compute the "
                                   "outputs (points kept; look at it)"))

@@ -6,6 +6,8 @@ committed. The reference notebooks themselves live in ../solutions (the single s
 
 import os
 
+from cnnkit.notebook_loader import CELL_TIMEOUT
+
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
 COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -57,5 +59,5 @@ c.Autograde.autograde_preprocessors = [
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 # Per-cell time limit in seconds (CNNKIT_CELL_TIMEOUT overrides it); a cell past it is interrupted
-# and scores 0.
-c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", "120"))
+# and scores 0. The kit's verdict gives the student's cells the same limit (autograder/verdict.py).
+c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", CELL_TIMEOUT))

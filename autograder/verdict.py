@@ -12,6 +12,8 @@ of notebook 03 when the network trained with the student's layers reads at least
 digits and the four layer tests that training relies on earned theirs.
 """
 
+import contextlib
+import itertools
 import os
 import re
 import shutil
@@ -25,13 +27,16 @@ from pathlib import Path
 import numpy as np
 
 from autograder import oracle, sandbox
+from autograder.runner import harvest as harvest_runner
 from cnnkit import casefile, checks, network
-from cnnkit.notebook_loader import class_code
+from cnnkit.notebook_loader import CELL_TIMEOUT as DEFAULT_CELL_TIMEOUT, code_that_runs
 
+CELL_TIMEOUT = float(os.environ.get("CNNKIT_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT))  # as in nbgrader's run
 CALL_TIMEOUT = float(os.environ.get("CNNKIT_CALL_TIMEOUT", "20"))  # seconds per call to a layer method
 TRAINING_TIMEOUT = float(os.environ.get("CNNKIT_TRAINING_TIMEOUT", "300"))  # the training call of notebook 03
 NOTEBOOK_TIMEOUT = float(os.environ.get("CNNKIT_NOTEBOOK_TIMEOUT", "600"))
-STARTUP_SECONDS = 30.0  # extra time for the first call of each process: imports and the class cell
+STARTUP_SECONDS = 30.0  # extra time for the first call of each process, and for a statement past its cell's limit
+MAX_LOAD_RESTARTS = 5  # statements that end the process while the classes are defined, skipped one per restart
 LARGEST_RESULT = 64 * sandbox.MIB
 MINIMUM_ACCURACY = 0.90
 TRAINING_NEEDS = [check.__name__ for *_, layer_checks in network.LAYER_CHECKS for check in layer_checks]
@@ -52,6 +57,7 @@ class NotebookVerdict:
     tests: dict = field(default_factory=dict)  # grade_id -> TestVerdict
     timed_out: list = field(default_factory=list)  # descriptions of calls stopped at a time limit
     crashed: list = field(default_factory=list)  # descriptions of calls whose process died
+    cell_errors: list = field(default_factory=list)  # the student's cells that raised while the classes were defined
 
 
 # ---- the calls ---------------------------------------------------------------------------------------
@@ -93,18 +99,22 @@ def load_hidden(path):
     return casefile.read(path)
 
 
-def _write_calls(calls, path):
-    arrays = {}
-    for index, call in enumerate(calls):
+def _write_calls(calls, path, first=0, count=None):
+    """Write ``calls`` (global indices from ``first``) to a calls file, in one step (see autograder.runner.harvest)."""
+    arrays = {} if count is None else {"count": np.asarray(count)}
+    for index, call in enumerate(calls, start=first):
         for name, value in call.items():
             if name != "label":
                 arrays[f"{index}/{name}"] = np.asarray(value)
         if call["kind"] == "views":
             h, w = call["x"].shape[2:]
             stride = call.get("stride", call["k"])
-            count = oracle.conv_output_size(h, call["k"], stride) * oracle.conv_output_size(w, call["k"], stride)
-            arrays[f"{index}/max_items"] = np.asarray(count + 1)
-    np.savez(path, **arrays)
+            count_here = oracle.conv_output_size(h, call["k"], stride) * oracle.conv_output_size(w, call["k"], stride)
+            arrays[f"{index}/max_items"] = np.asarray(count_here + 1)
+    partial = path.parent / f".{path.name}"
+    with open(partial, "wb") as file:
+        np.savez(file, **arrays)
+    os.replace(partial, path)
 
 
 # ---- running the student's code ----------------------------------------------------------------------
@@ -140,45 +150,127 @@ def _tail(log):
         return ""
 
 
-def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
-    """Run ``calls`` on the student's classes in the sandbox; returns one entry per call: the dict of its saved
-    outputs, or a string saying why there is none ("timed out: ...", "crashed: ..." or :data:`SKIPPED`).
+def _progress(results_fd):
+    """What the harvest says it is doing: ("load", notebook, cell, statement), ("call", index) or None."""
+    try:
+        fd = os.open("progress", os.O_RDONLY | os.O_NOFOLLOW, dir_fd=results_fd)
+    except OSError:
+        return None
+    try:
+        words = os.pread(fd, harvest_runner.PROGRESS_BYTES, 0).decode("ascii", "replace").split()
+    finally:
+        os.close(fd)
+    if len(words) == 4 and words[0] == "load" and words[2].isdigit() and words[3].isdigit():
+        return "load", words[1], int(words[2]), int(words[3])
+    if len(words) == 2 and words[0] == "call" and words[1].isdigit():
+        return "call", int(words[1])
+    return None
 
+
+def _load_problems(results_fd, own_notebooks):
+    """What went wrong in the cells of ``own_notebooks`` while the harvests defined the classes, once each."""
+    problems = []
+    for name in sorted(os.listdir(results_fd)):
+        notebook = name[len("load-"):].rsplit("-", 1)[0] if name.startswith("load-") else None
+        if notebook in own_notebooks:
+            found = _read_result(results_fd, name[:-len(".npz")])
+            for problem in found.get("problems", []) if found else []:
+                line = f"{notebook}: {problem}"
+                if line not in problems:
+                    problems.append(line)
+    return problems
+
+
+@dataclass
+class Harvest:
+    """What :func:`harvest` brought back."""
+
+    outcomes: list  # per call: the dict of its saved outputs, or a string saying why there is none
+    timed_out: list = field(default_factory=list)  # cells stopped at their time limit, or not run for lack of time
+    crashed: list = field(default_factory=list)  # cells that ended the process (skipped in the next one)
+    cell_errors: list = field(default_factory=list)  # cells that raised
+
+
+def harvest(phases, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None, own_notebooks=None):
+    """Run the calls on the student's classes in the sandbox, in one process as long as nothing goes wrong.
+
+    :param phases: lists of calls; a phase's calls reach the process only once every call before them has its
+        outcome (a backward call carries the expected output of forward: no forward call may find it).
     :param notebooks: paths of the student's notebooks to copy into the scratch folder.
     :param tests: the graded test of each call (calls of a test next to each other; default: every call its own).
         Once a call timed out or crashed, its test has failed: the test's other calls are skipped, so that one
         endless or crashing method costs one time limit per test, not one per call, and cannot use up the
         notebook's time limit before the tests that do not call it.
+    :param own_notebooks: the names of the notebooks whose cell problems to report (default: all of them).
+    :returns: a :class:`Harvest`; an outcome string is "timed out: ...", "crashed: ..." or :data:`SKIPPED`.
+
+    Defining the classes (running the notebook's code) has its own limits: each cell its cell time limit, all of
+    them the notebook's; the notebook's time limit for the calls starts when the first process has defined them.
+    A statement that ends the process, or ignores its time limit, is skipped in the next process.
     """
+    calls = [call for phase in phases for call in phase]
+    ends = list(itertools.accumulate(len(phase) for phase in phases))
     tests = list(range(len(calls))) if tests is None else tests
+    own_notebooks = {Path(path).name for path in notebooks} if own_notebooks is None else set(own_notebooks)
     scratch = sandbox.scratch_folder("verdict-")
     results_dir = scratch / "results"
     results_dir.mkdir()
     results_fd = os.open(results_dir, os.O_RDONLY | os.O_DIRECTORY)
     for notebook in notebooks:
         shutil.copyfile(notebook, scratch / Path(notebook).name)
-    _write_calls(calls, scratch / "calls.npz")
     log = scratch / "output.log"
-    outcomes = [None] * len(calls)
-    deadline = time.monotonic() + notebook_timeout
-    first, failed_starts = 0, 0
+    found = Harvest([None] * len(calls))
+    outcomes = found.outcomes
+    deadline, skip, restarts, first, failed_starts, written = None, [], 0, 0, 0, 0
+
+    def release_phases(index):
+        nonlocal written
+        while written < len(phases) and (written == 0 or index >= ends[written - 1]):
+            start = ends[written - 1] if written else 0
+            _write_calls(phases[written], scratch / harvest_runner.phase_file(written), start,
+                         count=len(calls) if written == 0 else None)
+            written += 1
+
     try:
         while first < len(calls):
-            argv = [sys.executable, "-I", "-m", "autograder.runner.harvest", "calls.npz", str(results_dir), str(first)]
+            release_phases(first)
+            with contextlib.suppress(FileNotFoundError):  # the last process's record would mislead
+                os.unlink("progress", dir_fd=results_fd)
+            argv = [sys.executable, "-I", "-m", "autograder.runner.harvest", str(results_dir), str(first),
+                    "--cell-timeout", str(CELL_TIMEOUT), "--load-timeout", str(notebook_timeout), "--skip", *skip]
             with open(log, "ab") as output:
                 process = subprocess.Popen(sandbox.command(argv, scratch), cwd=scratch, stdin=subprocess.DEVNULL,
                                            stdout=output, stderr=output, preexec_fn=sandbox.preexec())
-            index, started = first, time.monotonic()
+            index, started, stuck = first, time.monotonic(), None  # stuck: (statement, since when it runs)
             try:
                 while index < len(calls):
                     result = _read_result(results_fd, index)
                     if result is not None:
                         outcomes[index], index, started = result, index + 1, time.monotonic()
+                        release_phases(index)
                         continue
+                    now, doing = time.monotonic(), _progress(results_fd)
+                    if doing and doing[0] == "load":
+                        statement = f"{doing[1]}:{doing[2]}:{doing[3]}"
+                        stuck = stuck if stuck and stuck[0] == statement else (statement, now)
+                        if process.poll() is None and now - stuck[1] <= CELL_TIMEOUT + STARTUP_SECONDS:
+                            time.sleep(0.01)
+                            continue
+                        how = "ran past its time limit and could not be stopped" if process.poll() is None else \
+                            f"ended the process (status {process.returncode})"
+                        (found.crashed if process.poll() is not None else found.timed_out).append(
+                            f"{doing[1]}: code cell {doing[2]} {how}; the rest of the notebook ran without it"
+                            f"{_tail(log)}")
+                        skip.append(statement)
+                        restarts += 1
+                        break
+                    if stuck is not None:  # the classes are defined: the call's clock starts now
+                        stuck, started = None, now
+                    if deadline is None and (doing or index > first):  # the notebook's clock, from the first call
+                        deadline = now + notebook_timeout
                     allowed = TRAINING_TIMEOUT if calls[index]["kind"] == "train" else CALL_TIMEOUT
                     allowed += STARTUP_SECONDS if index == first else 0
-                    now = time.monotonic()
-                    if now > deadline:
+                    if deadline is not None and now > deadline:
                         for rest in range(index, len(calls)):
                             outcomes[rest] = f"timed out: the notebook's time limit ({notebook_timeout:.0f} s) ran out"
                         index = len(calls)
@@ -198,20 +290,27 @@ def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
             finally:
                 sandbox.kill_group(process.pid)
                 process.wait()
+            if restarts > MAX_LOAD_RESTARTS and index < len(calls):
+                for rest in range(index, len(calls)):
+                    outcomes[rest] = "crashed: not run, the notebook's code ended the process at every start"
+                index = len(calls)
             failed_starts = failed_starts + 1 if index == first + 1 and isinstance(outcomes[first], str) else 0
-            if failed_starts == 2 and index < len(calls):  # it dies at every start: the class cell itself
+            if failed_starts == 2 and index < len(calls):  # it dies at every start
                 for rest in range(index, len(calls)):
                     outcomes[rest] = f"crashed: not run, the process died at every start{_tail(log)}"
                 index = len(calls)
-            if 0 < index < len(calls) and isinstance(outcomes[index - 1], str):  # that call's test has failed
-                failed_test = tests[index - 1]
+            if index > first and 0 < index < len(calls) and isinstance(outcomes[index - 1], str):
+                failed_test = tests[index - 1]  # that call's test has failed
                 while index < len(calls) and tests[index] == failed_test:
                     outcomes[index], index = SKIPPED, index + 1
             first = index
+        for problem in _load_problems(results_fd, own_notebooks):
+            timed = "time limit" in problem
+            (found.timed_out if timed else found.cell_errors).append(problem)
     finally:
         os.close(results_fd)
         shutil.rmtree(scratch, ignore_errors=True)
-    return outcomes
+    return found
 
 
 # ---- code worth a human look -------------------------------------------------------------------------
@@ -221,12 +320,13 @@ def harvest(calls, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None):
 BORROWED = re.compile(r"\b(oracle|scipy|torch|tensorflow|jax|keras|cupy|__import__|importlib|sys\.modules)\b")
 
 
-def borrowed_code(notebook, class_name):
-    """The names in the code that defines the student's class (see cnnkit.notebook_loader.class_code) that point at
-    a library implementation of the layer, sorted; empty when there is none or the notebook cannot be read."""
+def borrowed_code(notebook):
+    """The names in the code that runs to define the student's classes (see cnnkit.notebook_loader.code_that_runs)
+    that point at a library implementation of the layer, sorted; empty when there is none or the notebook cannot be
+    read."""
     try:
-        return sorted(set(BORROWED.findall(class_code(notebook, class_name))))
-    except Exception:  # unreadable or not defining the class: the verdicts already say so
+        return sorted(set(BORROWED.findall(code_that_runs(notebook))))
+    except Exception:  # unreadable: the verdicts already say so
         return []
 
 
@@ -336,16 +436,19 @@ def judge_notebook(grade_ids, hidden, notebooks, layer_tests=None, notebook_time
                                           for name in TRAINING_NEEDS):
         calls = [(g, c) for g, c in calls if g != TRAINING_TEST]  # no need to train: it cannot earn the points
         verdict.tests[TRAINING_TEST] = _judge_training(None, layer_tests or {})
-    # A backward call carries the expected output of forward on its input (as its cache): the backward calls run in
-    # a process of their own, after the others, so that no forward call can find that output and return it.
-    outcomes, deadline = [None] * len(calls), time.monotonic() + notebook_timeout
-    for backward in (False, True):
-        part = [index for index, (_, call) in enumerate(calls) if (call["kind"] == "backward") == backward]
-        if part:
-            found = harvest([calls[i][1] for i in part], notebooks, max(0.0, deadline - time.monotonic()),
-                            tests=[calls[i][0] for i in part])
-            for index, outcome in zip(part, found):
-                outcomes[index] = outcome
+    # A backward call carries the expected output of forward on its input (as its cache): the backward calls come
+    # in a phase of their own, after the others, so that no forward call can find that output and return it.
+    order = sorted(range(len(calls)), key=lambda index: calls[index][1]["kind"] == "backward")
+    phases = [[calls[i][1] for i in order if (calls[i][1]["kind"] == "backward") == backward] for backward in (0, 1)]
+    own = {harvest_runner.CLASSES[call["layer"]][0] for _, call in calls if call["kind"] != "train"}
+    found = harvest([phase for phase in phases if phase], notebooks, notebook_timeout,
+                    tests=[calls[i][0] for i in order], own_notebooks=own)
+    outcomes = [None] * len(calls)
+    for index, outcome in zip(order, found.outcomes):
+        outcomes[index] = outcome
+    verdict.timed_out += found.timed_out
+    verdict.crashed += found.crashed
+    verdict.cell_errors += found.cell_errors
     for (grade_id, call), outcome in zip(calls, outcomes):
         if isinstance(outcome, str) and outcome != SKIPPED:
             where = f"{grade_id}, {call['label']}"

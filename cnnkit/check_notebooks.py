@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-CELL_TIMEOUT = 120  # seconds a cell may run, as in grading (notebook 03 trains its network in one cell)
+from cnnkit.notebook_loader import CELL_TIMEOUT  # seconds a cell may run, as in grading
 
 
 def summary(cell):

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from cnnkit import checks
-from cnnkit.notebook_loader import NotebookLoadError, load_classes
+from cnnkit.notebook_loader import CELL_TIMEOUT, NotebookLoadError, classes_in, run_code
 
 CONV_NOTEBOOK = "01_convolution.ipynb"
 POOL_NOTEBOOK = "02_max_pooling.ipynb"
@@ -49,11 +49,11 @@ def _placeholder(class_name, message):
 def load_layers(folder="."):
     """The student's ``Convolution2dLayer`` and ``MaxPooling2dLayer``, from the notebooks 01 and 02 in ``folder``.
 
-    Only the import statements and the class cells of those notebooks are run (see
-    :func:`cnnkit.notebook_loader.load_classes`). In the student's folder that is the student's code, in
-    ``solutions/`` the reference. Never raises: a class that cannot be loaded is replaced by a placeholder
-    whose ``forward`` and ``backward`` raise :class:`LayersNotReadyError` saying why, and
-    :func:`check_layers` reports it.
+    Each notebook's code runs as the student ran it, quietly and without the kit's checks and figures (see
+    :mod:`cnnkit.notebook_loader`): in the student's folder that is the student's code, in ``solutions/`` the
+    reference. A cell that fails or runs past the time limit is reported in one line and the rest goes on. Never
+    raises for the student's code: a class that cannot be loaded is replaced by a placeholder whose ``forward``
+    and ``backward`` raise :class:`LayersNotReadyError` saying why, and :func:`check_layers` reports it.
 
     :param folder: the folder holding the notebooks; the default "." is the notebook's own folder, the
         kernel's working directory in JupyterLab, nbclient, nbval and nbgrader.
@@ -62,7 +62,10 @@ def load_layers(folder="."):
     loaded = []
     for notebook, name in ((CONV_NOTEBOOK, "Convolution2dLayer"), (POOL_NOTEBOOK, "MaxPooling2dLayer")):
         try:
-            loaded.append(load_classes(Path(folder) / notebook, name)[name])
+            namespace, problems = run_code(Path(folder) / notebook, cell_timeout=CELL_TIMEOUT)
+            for problem in problems:
+                print(f"Note: while loading {name}, {problem} in {notebook}.")
+            loaded.append(classes_in(namespace, [name], problems, notebook)[name])
         except NotebookLoadError as error:
             loaded.append(_placeholder(name, f"Your {name} could not be loaded from {notebook}: {error}. "
                                              f"{FINISH_FIRST}"))

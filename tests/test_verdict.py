@@ -92,18 +92,30 @@ def test_a_crash_in_one_method_costs_only_the_calls_of_that_method(tmp_path, hid
     assert judged.crashed and "crashed" in judged.tests["pool_backward"].reason
 
 
-def test_statements_beside_the_class_are_not_run_by_the_kit(tmp_path, hidden):
+def test_a_statement_that_ends_the_process_is_recorded_and_skipped_and_the_class_keeps_its_points(tmp_path, hidden):
     notebook = student_notebook(tmp_path, POOL, prefix="import os\nos._exit(1)\n")
-    assert passed(verdict.judge_notebook(POOL_TESTS, hidden, [notebook])) == set(POOL_TESTS)
+    judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
+    assert passed(judged) == set(POOL_TESTS)
+    assert len(judged.crashed) == 1 and "code cell" in judged.crashed[0] and "ended the process" in judged.crashed[0]
 
 
-def test_a_class_that_kills_its_process_when_defined_is_not_retried_forever(tmp_path, hidden):
-    """The process dies at every start: after two such starts the remaining calls are not run (one start per call
-    would take minutes)."""
+def test_a_class_that_kills_its_process_when_defined_is_skipped_once_not_retried_forever(tmp_path, hidden):
+    """The class statement itself ends the process: it is skipped in the next process, which then has no class."""
     notebook = student_notebook(tmp_path, POOL, prefix="def boom(cls):\n    import os\n    os._exit(1)\n\n\n@boom\n")
     started = time.monotonic()
     judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
     assert time.monotonic() - started < 30
+    assert passed(judged) == set()
+    assert len(judged.crashed) == 1
+    assert all("could not be loaded" in judged.tests[test].reason for test in POOL_TESTS)
+
+
+def test_a_process_that_dies_at_every_start_is_not_restarted_forever(tmp_path, hidden):
+    """Every statement that ends the process is skipped once; then the calls that still crash are not retried."""
+    notebook = student_notebook(tmp_path, POOL, prefix="".join(f"import os; os._exit({n})\n" for n in range(1, 9)))
+    started = time.monotonic()
+    judged = verdict.judge_notebook(POOL_TESTS, hidden, [notebook])
+    assert time.monotonic() - started < 60
     assert passed(judged) == set()
     assert all("crashed" in judged.tests[test].reason for test in POOL_TESTS)
 
@@ -143,6 +155,6 @@ def test_a_class_that_returns_what_a_library_computes_is_flagged_for_a_human_loo
     """Its outputs are right, so its points stand, but review.csv lists it (see grade._judge)."""
     borrowing = student_notebook(tmp_path, POOL, {1: 'cache["out"] = __import__("cnnkit.oracle").oracle.maxpool_forward'
                                                      '(x, k)\n'}, prefix="from scipy import signal\n")
-    assert verdict.borrowed_code(borrowing, "MaxPooling2dLayer") == ["__import__", "oracle"]  # scipy: not used
+    assert verdict.borrowed_code(borrowing) == ["__import__", "oracle", "scipy"]  # the student's code, all of it
     (tmp_path / "honest").mkdir()
-    assert verdict.borrowed_code(student_notebook(tmp_path / "honest", POOL), "MaxPooling2dLayer") == []
+    assert verdict.borrowed_code(student_notebook(tmp_path / "honest", POOL)) == []

@@ -1,28 +1,39 @@
 """Call the student's layers on given inputs and save what they return; judging is the grader's job.
 
-``python -I -m autograder.runner.harvest CALLS.npz RESULTS_DIR FIRST``, run by :mod:`autograder.verdict` inside
-the sandbox, in a scratch folder holding copies of the student's notebooks and nothing else.
+``python -I -m autograder.runner.harvest RESULTS_DIR FIRST [--cell-timeout S] [--load-timeout S] [--skip ...]``,
+run by :mod:`autograder.verdict` inside the sandbox, in a scratch folder holding copies of the student's notebooks,
+the calls files and nothing else.
 
-CALLS.npz holds the calls, keyed ``<index>/<field>``: ``kind`` ("views", "forward", "backward" or
-"train"), ``layer`` ("conv" or "pool") and the inputs (``x``, ``k``, ``stride``, ``weights``,
-``grad_output``, ``cache_out``, ``max_items``). For each call from index FIRST on, this writes
-``RESULTS_DIR/<index>.npz``: plain arrays, or strings saying what came back instead of an array
-(``"type:..."``, ``"dtype:..."``, ``"missing"``), or ``error`` (the exception raised). Nothing here
-decides anything: the student's code runs in this process and could change any of it, so the grader
-compares the saved outputs with the expected ones in its own process.
+The calls come in phases: ``calls.npz``, then ``calls-1.npz``, ... Each is keyed ``<index>/<field>`` with global
+indices, ``calls.npz`` also holds ``count``, the number of calls in all phases. A phase's file appears only once
+the grader has read the results of every call before it (a backward call carries the expected output of forward,
+which no forward call may find). A call has ``kind`` ("views", "forward", "backward" or "train"), ``layer``
+("conv" or "pool") and the inputs (``x``, ``k``, ``stride``, ``weights``, ``grad_output``, ``cache_out``,
+``max_items``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
+strings saying what came back instead of an array (``"type:..."``, ``"dtype:..."``, ``"missing"``), or ``error``
+(the exception raised).
+
+The student's classes are defined once per process by running the notebook's code as the student ran it (see
+:mod:`cnnkit.notebook_loader`); what went wrong in its cells goes to ``RESULTS_DIR/load-<notebook>-<FIRST>.npz``.
+``RESULTS_DIR/progress`` always says what runs: ``load <notebook> <cell> <statement>`` or ``call <index>``, so that
+the grader can stop a statement that ignores its time limit and skip it (``--skip notebook:cell:statement``) in
+the next process. Nothing here decides anything: the student's code runs in this process and could change any of
+it, so the grader compares the saved outputs with the expected ones in its own process.
 """
 
+import argparse
 import inspect
 import os
-import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from cnnkit.notebook_loader import NotebookLoadError, load_classes
+from cnnkit.notebook_loader import NotebookLoadError, classes_in, run_code
 
 _ndarray, _dict, _type, _isinstance = np.ndarray, dict, type, isinstance  # taken before any student code runs
 NUMERIC_KINDS = "biuf"
+PROGRESS_BYTES = 160  # the progress record, rewritten in place
 # The notebooks and classes of cnnkit.network, spelled out: importing it (and SciPy through it) would cost a
 # second and a half per process, and only the training call needs it.
 CLASSES = {"conv": ("01_convolution.ipynb", "Convolution2dLayer"), "pool": ("02_max_pooling.ipynb", "MaxPooling2dLayer")}
@@ -94,23 +105,27 @@ def _train(classes, call):
     return {"predictions": _array(model.predict(x_test))}
 
 
-def _load(layers, loaded):
-    """{layer: class} for these layers, loading each from its notebook once."""
+def _load(layers, loaded, options):
+    """{layer: class or NotebookLoadError} for these layers, loading each notebook once."""
     for layer in layers:
         if layer not in loaded:
             notebook, name = CLASSES[layer]
+            skip = {(int(cell), int(index)) for entry in options.skip for file, cell, index in [entry.split(":")]
+                    if file == notebook}
             try:
-                loaded[layer] = load_classes(notebook, name)[name]
+                namespace, problems = run_code(notebook, options.cell_timeout, options.load_timeout, skip,
+                                               before=lambda s: _mark(options, f"load {notebook} {s.cell} {s.index}"))
+            except NotebookLoadError as error:
+                namespace, problems = {}, [str(error)]
+            _save(options.results / f"load-{notebook}-{options.first}.npz", {"problems": np.array(problems, dtype=str)})
+            try:
+                loaded[layer] = classes_in(namespace, [name], problems, notebook)[name]
             except NotebookLoadError as error:
                 loaded[layer] = error
-            except BaseException as error:  # the class cell itself failed in some other way
-                loaded[layer] = NotebookLoadError(_describe(error))
     return {layer: loaded[layer] for layer in layers}
 
 
-def _run(call, loaded):
-    layers = ["conv", "pool"] if call["kind"] == "train" else [str(call["layer"])]
-    classes = _load(layers, loaded)
+def _run(call, classes):
     for layer, cls in classes.items():
         if _isinstance(cls, Exception):
             return {"error": f"{CLASSES[layer][1]} could not be loaded: {cls}"}
@@ -123,29 +138,67 @@ def _run(call, loaded):
         return {"error": _describe(error)}
 
 
+def phase_file(phase):
+    """The name of a phase's calls file."""
+    return "calls.npz" if phase == 0 else f"calls-{phase}.npz"
+
+
 def read_calls(path):
-    """[{field: value}, ...] from CALLS.npz; 0-d string arrays become str."""
-    calls = {}
+    """({index: {field: value}}, count) from a calls file (count None if it does not say); 0-d string arrays
+    become str."""
+    calls, count = {}, None
     with np.load(path, allow_pickle=False) as data:
         for key in data.files:
-            index, field = key.split("/", 1)
             value = data[key]
+            if key == "count":
+                count = int(value)
+                continue
+            index, field = key.split("/", 1)
             calls.setdefault(int(index), {})[field] = str(value) if value.dtype.kind == "U" else value
-    return [calls[index] for index in sorted(calls)]
+    return calls, count
 
 
-def main(calls_path, results_dir, first):
-    calls = read_calls(calls_path)
-    results_dir = Path(results_dir)
-    loaded = {}
-    for index in range(int(first), len(calls)):
-        result = _run(calls[index], loaded)
-        arrays = {name: np.array(value) if _type(value) is str else value for name, value in result.items()}
-        partial = results_dir / f".{index}.npz"
-        with open(partial, "wb") as file:
-            np.savez(file, **arrays)
-        os.replace(partial, results_dir / f"{index}.npz")
+def _next_phase(phase):
+    """The calls of ``phase``, once its file is there (the grader writes it in one step)."""
+    while not os.path.exists(phase_file(phase)):
+        time.sleep(0.01)
+    return read_calls(phase_file(phase))
+
+
+def _save(path, arrays):
+    partial = path.parent / f".{path.name}"
+    with open(partial, "wb") as file:
+        np.savez(file, **arrays)
+    os.replace(partial, path)
+
+
+def _mark(options, text):
+    os.pwrite(options.progress, text.encode().ljust(PROGRESS_BYTES), 0)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser()
+    parser.add_argument("results", type=Path)
+    parser.add_argument("first", type=int)
+    parser.add_argument("--cell-timeout", type=float, default=None)
+    parser.add_argument("--load-timeout", type=float, default=None)
+    parser.add_argument("--skip", nargs="*", default=[], help="notebook:cell:statement of statements not to run")
+    options = parser.parse_args(argv)
+    os.environ.setdefault("MPLBACKEND", "Agg")  # a figure the student's code shows goes nowhere
+    options.progress = os.open(options.results / "progress", os.O_WRONLY | os.O_CREAT, 0o600)
+    calls, count = read_calls(phase_file(0))
+    loaded, phase = {}, 0
+    for index in range(options.first, count):
+        while index not in calls:
+            phase += 1
+            calls.update(_next_phase(phase)[0])
+        call = calls[index]
+        classes = _load(["conv", "pool"] if call["kind"] == "train" else [str(call["layer"])], loaded, options)
+        _mark(options, f"call {index}")
+        result = _run(call, classes)
+        _save(options.results / f"{index}.npz",
+              {name: np.array(value) if _type(value) is str else value for name, value in result.items()})
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main()
