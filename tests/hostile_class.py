@@ -199,7 +199,10 @@ sys.excepthook = lambda *args: None
 '''
 
 CALLS_THE_ORACLE = '''
-from autograder import oracle
+try:  # there on the grader's machine, if the sandbox let it through
+    from autograder import oracle
+except ImportError:
+    oracle = None
 
 
 class MaxPooling2dLayer(object):
@@ -221,7 +224,11 @@ class MaxPooling2dLayer(object):
         return oracle.maxpool_backward(cache["x"], grad_output, self.filter_size)
 '''
 
-IMPORTS_THE_ORACLE_INDIRECTLY = CALLS_THE_ORACLE.replace("from autograder import oracle", '''
+IMPORTS_THE_ORACLE_INDIRECTLY = CALLS_THE_ORACLE.replace('''try:  # there on the grader's machine, if the sandbox let it through
+    from autograder import oracle
+except ImportError:
+    oracle = None
+''', '''
 import importlib
 import os
 import sys
