@@ -247,7 +247,7 @@ def run_code(notebook_path, cell_timeout=None, total_timeout=None, skip=(), befo
                 left = total_timeout - (time.monotonic() - started)
                 if left <= 0:
                     problems.append(f"code cell {cell} and the ones after it were not run: the notebook's time limit "
-                                    f"({total_timeout:.0f} s) ran out")
+                                    f"({total_timeout:g} s) ran out")
                     break
                 limit = left if limit is None else min(limit, left)
             try:
@@ -258,7 +258,7 @@ def run_code(notebook_path, cell_timeout=None, total_timeout=None, skip=(), befo
                                 before(statement)
                             _execute(statement, path, namespace)
             except CellTimedOut:
-                problems.append(f"code cell {cell} ran past its time limit ({limit:.0f} s) and was stopped")
+                problems.append(f"code cell {cell} ran past its time limit ({limit:g} s) and was stopped")
             except KeyboardInterrupt:
                 raise
             except BaseException as error:  # SystemExit too: a kernel goes on after it
