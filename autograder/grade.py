@@ -125,6 +125,15 @@ def _judge(submitted, submission, graded_cells, hidden, result):
     return {grade_id: v.reason for grade_id, v in verdicts.items() if not v.passed}
 
 
+def _disagreement(points, nbgrader_points, reason):
+    """What a disagreement between the kit's verdict and nbgrader's in-kernel test points at."""
+    if points < nbgrader_points:
+        return (f"{reason}. nbgrader's in-kernel test passed: something in the kernel changed what the test saw "
+                "(tampering), or the kit ran the student's code differently (a bug of the kit: report it)")
+    return ("the kit's verdict passed; nbgrader's in-kernel test failed: the notebook's run in the kernel went wrong "
+            "(see the status and notes: a time limit, a crash), or the test cell was changed")
+
+
 def record_in_gradebook(course_root, result, reasons):
     """Write the kit's points into nbgrader's gradebook. Where nbgrader's own (in-kernel) score differs, the kit's
     becomes the manual score, the cell is marked as needing a manual grade in the formgrader, and the test is
@@ -139,7 +148,8 @@ def record_in_gradebook(course_root, result, reasons):
             grade = gradebook.find_grade(grade_id, notebook, ASSIGNMENT, result.student_id)
             disagrees = grade.auto_score is not None and abs(grade.auto_score - points) > 1e-9
             if disagrees:
-                result.review.append((notebook, grade_id, points, grade.auto_score, reasons.get(grade_id, "")))
+                result.review.append((notebook, grade_id, points, grade.auto_score,
+                                      _disagreement(points, grade.auto_score, reasons.get(grade_id, ""))))
             grade.manual_score = points if grade.auto_score is None or disagrees else None
             grade.needs_manual_grade = disagrees
         gradebook.db.commit()

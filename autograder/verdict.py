@@ -4,8 +4,11 @@ For every graded test cell, the student's class is called on the visible cases a
 instructor's hidden cases by :mod:`autograder.runner.harvest`, in the sandbox, in a scratch folder that holds
 copies of the student's notebooks only. Its outputs come back as plain arrays (``.npz`` read without
 pickles); this process, which the student's code cannot reach, compares them with the oracle.
-Time limits: one per call (a call past it is counted as failed and the harvest goes on after it in
-a new process) and one per notebook; a crash fails the call it happened in, not the others.
+The harvest defines the classes by running the student's code as the kernel did (see
+:mod:`cnnkit.notebook_loader`), once per process: each cell has nbgrader's cell time limit, and a statement that
+ends the process is skipped in the next one. Then time limits: one per call (a call past it is counted as failed
+and the harvest goes on after it in a new process) and one per notebook; a crash fails the call it happened in,
+not the others.
 
 A test earns its points when every one of its calls returned the expected values; the accuracy test
 of notebook 03 when the network trained with the student's layers reads at least 90% of the test

@@ -342,14 +342,14 @@ def test_the_gradebook_holds_the_points_of_the_reports(mixed):
 def test_a_class_computed_by_the_kit_oracle_is_flagged_for_review(mixed):
     """A class that reaches for the kit's oracle earns nothing for it (see above: the oracle is not in the sandbox),
     and is also put in front of the instructor: review.csv names its class and the oracle. Its honest views keep
-    their point; in nbgrader's kernel the failed import left the class undefined, so that test is listed too."""
+    their point, in nbgrader's kernel and in the kit's verdict alike."""
     if not SANDBOXED:
         pytest.skip("this attack is only handed in when the sandbox is active")
     _, root = mixed
     with open(root / "reports" / "review.csv") as file:
         flagged = [row for row in csv.DictReader(file) if row["student_id"] == "calls_the_oracle"]
     assert sorted((row["grade_id"], row["points"], row["nbgrader_points"], "oracle" in row["kit_reason"])
-                  for row in flagged) == [("MaxPooling2dLayer", "1", "", True), ("pool_views", "1", "0", False)]
+                  for row in flagged) == [("MaxPooling2dLayer", "1", "", True)]
 
 
 def secret_solution_lines():
