@@ -27,7 +27,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import reports, sandbox, verdict
+from autograder import feedback, reports, sandbox, verdict
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.runner import harvest
@@ -35,7 +35,7 @@ from autograder.submissions import copy_repaired, is_safe_student_id, read_folde
 
 # Statuses, worst first: a student's status is the worst thing that happened to any notebook.
 STATUSES = ["grader error", "invalid student id", "kernel died", "timed out", "nbgrader failed", "unreadable notebook",
-            "missing notebook", "graded"]
+            "missing notebook", "feedback too slow to render", "graded"]
 
 
 @dataclass
@@ -179,8 +179,12 @@ def grade_student(api, course_root, submission, graded_cells, hidden):
         shutil.rmtree(Path(course_root) / "autograded" / submission.student_id, ignore_errors=True)
     reasons = _judge(submitted, submission, graded_cells, hidden, result)
     record_in_gradebook(course_root, result, reasons)
-    if autograded and not api.generate_feedback(ASSIGNMENT, submission.student_id, force=True)["success"]:
-        result.worsen("grader error", "feedback could not be generated")
+    if autograded:
+        problem = feedback.generate(api, course_root, submission.student_id, submission.notebooks, result.tests)
+        if problem and problem.startswith(feedback.TOO_SLOW_REASON):
+            result.worsen("feedback too slow to render", f"feedback: plain-text pages, {problem} (points kept)")
+        elif problem:
+            result.worsen("grader error", f"feedback could not be generated: {problem}")
     return result
 
 

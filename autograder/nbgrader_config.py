@@ -61,3 +61,9 @@ c.IgnorePattern.pattern = r"[\s\S]"
 # Per-cell time limit in seconds (CNNKIT_CELL_TIMEOUT overrides it); a cell past it is interrupted
 # and scores 0. The kit's verdict gives the student's cells the same limit (autograder/verdict.py).
 c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", CELL_TIMEOUT))
+
+# Every page nbgrader builds from a notebook (the formgrader's submission views, the feedback) shows what the
+# student handed in without running it, and renders in bounded time (autograder/safe_html.py).
+c.HTMLExporter.sanitize_html = True
+c.HTMLExporter.filters = {"clean_html": "autograder.safe_html.clean_html"}
+c.HTMLExporter.preprocessors = ["autograder.safe_html.DefuseMarkdown"]

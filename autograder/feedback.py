@@ -1,0 +1,62 @@
+"""One student's feedback pages, built by nbgrader in a process of its own, under a time and a memory limit.
+
+A submission can be built to make rendering slow (or hungry). The pages are built in a child process forked from
+the grading worker; past the limit it is killed, and the student gets plain-text pages with their points instead,
+so that no student holds a worker longer than the limit.
+"""
+
+import html
+import multiprocessing
+import os
+import resource
+from pathlib import Path
+
+from autograder.release import ASSIGNMENT
+
+FEEDBACK_TIMEOUT = float(os.environ.get("CNNKIT_FEEDBACK_TIMEOUT", "60"))  # seconds per student
+FEEDBACK_MEMORY = 2048 * 2**20  # bytes of address space for the rendering process
+TOO_SLOW_REASON = "it took longer than"
+
+
+def _render(api, student_id):
+    resource.setrlimit(resource.RLIMIT_AS, (FEEDBACK_MEMORY, FEEDBACK_MEMORY))
+    ok = api.generate_feedback(ASSIGNMENT, student_id, force=True)["success"]
+    os._exit(0 if ok else 1)  # a forked child: no cleanup of the parent's state
+
+
+def plain_page(student_id, notebook, tests, reason):
+    """A feedback page of plain text: the notebook's tests and points, and why the full page is missing."""
+    rows = "\n".join(f"{grade_id}: {points:g} / {max_points:g}" for nb, grade_id, points, max_points in tests
+                     if nb == notebook)
+    earned = sum(points for nb, _, points, _ in tests if nb == notebook)
+    possible = sum(max_points for nb, *_, max_points in tests if nb == notebook)
+    text = (f"Feedback for {student_id}: {notebook}\n\nYour notebook's feedback page could not be built: {reason}. "
+            f"Your points are not affected.\n\nScore: {earned:g} / {possible:g}\n\n{rows}\n")
+    return (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{html.escape(notebook)}</title></head>"
+            f"<body><pre>{html.escape(text)}</pre></body></html>\n")
+
+
+def generate(api, course_root, student_id, notebooks, tests, timeout=None):
+    """Build the student's feedback pages; returns None when they were built, else why not (the student then has
+    plain-text pages). Whether it took too long: ``reason.startswith(TOO_SLOW_REASON)``.
+
+    :param notebooks: the names of the student's autograded notebooks (without .ipynb).
+    :param tests: (notebook, grade_id, points, max_points) of every graded test, for the plain-text pages.
+    """
+    timeout = FEEDBACK_TIMEOUT if timeout is None else timeout
+    child = multiprocessing.get_context("fork").Process(target=_render, args=(api, student_id), daemon=True)
+    child.start()
+    child.join(timeout)
+    if child.is_alive():
+        child.kill()
+        child.join()
+        reason = f"{TOO_SLOW_REASON} {timeout:g} s to render"
+    elif child.exitcode != 0:
+        reason = f"nbgrader could not build it, or it needed more than {FEEDBACK_MEMORY >> 20} MiB of memory"
+    else:
+        return None
+    folder = Path(course_root) / "feedback" / student_id / ASSIGNMENT
+    folder.mkdir(parents=True, exist_ok=True)
+    for notebook in notebooks:
+        (folder / f"{notebook}.html").write_text(plain_page(student_id, notebook, tests, reason), encoding="utf-8")
+    return reason

@@ -1,0 +1,101 @@
+"""Pages built from a submission show its content, never run it, and render in bounded time.
+
+Plugged into nbconvert's HTML exporter by ``nbgrader_config.py``, so every page nbgrader builds from a notebook
+uses it: the formgrader's submission views and the feedback pages, whichever command or button built them.
+
+- :func:`clean_html` replaces nbconvert's ``clean_html`` filter, which the templates apply (with
+  ``sanitize_html``) to markdown and raw cells, HTML and markdown outputs and highlighted code. It keeps text,
+  tables, lists, headings, code and images given inline (``data:``), and drops the rest through `nh3`_ (the
+  Ammonia sanitiser): script, event handlers, ``javascript:`` and other URLs that would make the reader's browser
+  ask the Jupyter server for something, iframes, forms, SVG and style.
+- :class:`DefuseMarkdown` runs before the template: markdown that the student wrote (cells without the kit's
+  nbgrader metadata, and markdown outputs) and that is too long or holds the constructs that make markdown
+  renderers slow (runs of link or image openers, deep nesting) is shown as plain text instead.
+
+.. _nh3: https://nh3.readthedocs.io
+"""
+
+import re
+
+import nh3
+from nbconvert.preprocessors import Preprocessor
+
+TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl", "dt", "em",
+        "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
+        "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
+        "tr", "u", "ul", "var"}
+ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}, "td": {"colspan", "rowspan"},
+              "th": {"colspan", "rowspan"}, "ol": {"start"}, "*": {"class"}}
+INLINE_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*\Z")
+LINK = re.compile(r"(https?://|mailto:|#)", re.IGNORECASE)
+
+
+def _attribute(tag, name, value):
+    """Keep an image's source only when the image is inline, and a link only to the web or within the page."""
+    if tag == "img" and name == "src":
+        return value if INLINE_IMAGE.match(value) else None
+    if tag == "a" and name == "href":
+        return value if LINK.match(value.strip()) else None
+    return value
+
+
+def clean_html(html):
+    """``html`` with every tag and attribute that could run script or reach the server removed (text kept)."""
+    html = html.decode() if isinstance(html, bytes) else str(html)
+    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
+                     url_schemes={"http", "https", "mailto", "data"}, link_rel="noopener noreferrer nofollow",
+                     strip_comments=True)
+
+
+# ---- markdown that renders in bounded time --------------------------------------------------------------
+
+LONGEST_MARKDOWN = 20_000  # characters in one cell or output
+MOST_MARKDOWN = 100_000  # characters of markdown the student wrote, in all cells
+MOST_OPENERS = 200  # "[" , "![" and "<" in one cell
+DEEPEST_NESTING = 16  # ">" quote levels or list indentation steps
+NESTING = re.compile(r"^(?:[ \t]*>){%d}|^(?:[ \t]{2,4}[-*+]?){%d}" % (DEEPEST_NESTING, DEEPEST_NESTING), re.M)
+
+
+def too_slow_to_render(markdown):
+    """Whether ``markdown`` is long or built like the inputs that make markdown renderers slow."""
+    return (len(markdown) > LONGEST_MARKDOWN or markdown.count("[") + markdown.count("<") > MOST_OPENERS
+            or NESTING.search(markdown) is not None)
+
+
+WRAP = 100  # characters per line of plain text: the exporter's link-rewriting regex is quadratic in a line's length
+
+
+def as_plain_text(markdown):
+    """Markdown that shows ``markdown`` as a code block (a fence longer than any run of backticks in it), its lines
+    wrapped."""
+    longest = max((len(run) for run in re.findall(r"`+", markdown)), default=0)
+    fence = "`" * max(3, longest + 1)
+    lines = [line[start:start + WRAP] for line in markdown.splitlines() for start in range(0, max(len(line), 1), WRAP)]
+    text = "\n".join(lines)
+    return (f"*This markdown is shown as plain text: it is too long or too deeply nested to render safely.*\n\n"
+            f"{fence}\n{text}\n{fence}\n")
+
+
+def _written_by_the_student(cell):
+    meta = cell.get("metadata", {}).get("nbgrader")
+    return not (isinstance(meta, dict) and meta.get("locked"))
+
+
+class DefuseMarkdown(Preprocessor):
+    """Show as plain text the student's markdown (cells and outputs) that :func:`too_slow_to_render`, and all of it
+    when there is more than :data:`MOST_MARKDOWN` characters of it."""
+
+    def preprocess(self, nb, resources):
+        written = [cell for cell in nb.cells if cell.cell_type in ("markdown", "raw") and _written_by_the_student(cell)]
+        resources["defuse_all_markdown"] = sum(len(cell.source) for cell in written) > MOST_MARKDOWN
+        return super().preprocess(nb, resources)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type in ("markdown", "raw") and _written_by_the_student(cell) and (
+                resources.get("defuse_all_markdown") or too_slow_to_render(cell.source)):
+            cell.source = as_plain_text(cell.source)
+        for output in cell.get("outputs", []):
+            data = output.get("data", {})
+            if isinstance(data.get("text/markdown"), str) and too_slow_to_render(data["text/markdown"]):
+                data["text/markdown"] = as_plain_text(data["text/markdown"])
+        return cell, resources

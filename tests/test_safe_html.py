@@ -1,0 +1,101 @@
+"""The pages nbgrader builds from a notebook, with the course's configuration: a submission's active content is
+gone (script, event handlers, javascript: links, frames, forms, requests to the server), its text, tables, maths and
+images stay, and markdown built to be slow is shown as plain text."""
+
+import json
+
+import nbformat
+import pytest
+from nbconvert import HTMLExporter
+from traitlets.config.loader import PyFileConfigLoader
+
+from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
+from autograder import safe_html
+from autograder.release import COURSE_ROOT, SOLUTIONS
+
+PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+
+
+@pytest.fixture(scope="module")
+def course_config():
+    return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+
+
+def student_notebook():
+    """Every place a submission can put HTML: markdown and raw cells, and every kind of output."""
+    code = nbformat.v4.new_code_cell("1")
+    code.outputs = [nbformat.v4.new_output("display_data", data=data) for data in [
+        {"text/html": ACTIVE_HTML}, {"application/javascript": SCRIPT}, {"text/markdown": MARKDOWN},
+        {"image/svg+xml": SVG}, {"image/png": PNG, "text/plain": "<a figure>"}]]
+    code.outputs.append(nbformat.v4.new_output("stream", name="stdout", text=ACTIVE_HTML))
+    return nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_markdown_cell(MARKDOWN), code,
+        nbformat.v4.new_raw_cell(ACTIVE_HTML, metadata={"raw_mimetype": "text/html"})])
+
+
+@pytest.mark.parametrize("template", ["classic", "lab"])
+def test_a_page_of_every_vector_has_no_active_content_with_the_course_configuration(course_config, template):
+    page, _ = HTMLExporter(config=course_config, template_name=template).from_notebook_node(student_notebook())
+    assert active_content(page) == []
+    assert "<table>" in page and "$x^2$" in page and "<th>a</th>" in page  # the markdown table and the maths
+    assert f"data:image/png;base64,{PNG}" in page and "data:image/svg+xml;base64," in page
+    assert "A table | and maths" in page and "a javascript link" in page  # the text stays
+
+
+def test_without_the_course_configuration_the_same_page_is_active():
+    """The check above can fail: nbconvert's defaults keep the vectors."""
+    page, _ = HTMLExporter(template_name="classic").from_notebook_node(student_notebook())
+    assert len(active_content(page)) > 5
+
+
+def test_the_kits_own_notebooks_render_as_before(course_config):
+    """Sanitising keeps what the course's notebooks show: headings, tables, maths, code, no plain-text fallback."""
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        plain, _ = HTMLExporter(template_name="classic").from_notebook_node(notebook)
+        safe, _ = HTMLExporter(config=course_config, template_name="classic").from_notebook_node(notebook)
+        for tag in ["<h1", "<h2", "<table", "<th", "<td", "<li", "<code", "<img", "<strong", "<em"]:
+            assert safe.count(tag) == plain.count(tag), (path.name, tag)
+        assert safe.count("$") == plain.count("$")
+        assert "shown as plain text" not in safe
+
+
+SLOW = {
+    "brackets": "[" * 100_000,
+    "link openers": "[a](" * 30_000,
+    "image openers": "![" * 30_000,
+    "angle brackets": "<" * 30_000,
+    "nested quotes": ">" * 5_000 + " deep",
+    "nested lists": "\n".join("  " * depth + "- item" for depth in range(500)),
+    "long": "word " * 10_000,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SLOW))
+def test_markdown_built_to_be_slow_is_shown_as_plain_text_in_short_lines(name):
+    markdown = SLOW[name]
+    assert safe_html.too_slow_to_render(markdown)
+    shown = safe_html.as_plain_text(markdown)
+    assert max(len(line) for line in shown.splitlines()[2:]) <= max(safe_html.WRAP, 4)
+    assert "".join(shown.splitlines()[3:-1]) == markdown.replace("\n", "")
+
+
+def test_markdown_cells_and_outputs_are_defused_but_not_the_kits(course_config):
+    kit = nbformat.v4.new_markdown_cell("[" * 300, metadata={"nbgrader": {"locked": True, "grade_id": "intro"}})
+    student = nbformat.v4.new_markdown_cell("[" * 300)
+    code = nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("display_data",
+                                                                         data={"text/markdown": "[" * 300})])
+    page, _ = HTMLExporter(config=course_config, template_name="classic").from_notebook_node(
+        nbformat.v4.new_notebook(cells=[kit, student, code]))
+    assert page.count("shown as plain text") == 2
+
+
+def test_all_the_students_markdown_is_plain_text_when_there_is_too_much_of_it(course_config):
+    cells = [nbformat.v4.new_markdown_cell("# heading\n" + "text " * 1_000) for _ in range(30)]
+    page, _ = HTMLExporter(config=course_config, template_name="classic").from_notebook_node(
+        nbformat.v4.new_notebook(cells=cells))
+    assert page.count("shown as plain text") == 30
+
+
+def test_a_normal_notebook_of_the_student_is_not_defused():
+    assert not safe_html.too_slow_to_render(json.dumps({"a": [1, 2]}) + "\n\n| a | b |\n|---|---|\n| [x](#y) | 2 |\n")
