@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 
+from active_content import VECTORS
 from autograder.release import SOLUTIONS
 from autograder.sample_class import CONV, POOL, TRAINING, class_sources, filled_in, solution_cell
 
@@ -91,6 +92,11 @@ HOSTILE = {
     "floods_the_kernel": ("prints 300 lines of 1 MB in the class cell, then never ends", "timed out", ALL_POOL),
     "floods_the_kit": ("backward prints 300 MB, only when the kit calls it (the file size limit stops it)",
                        "missing notebook", {"pool_views", "pool_forward"}),
+    # ---- active content for the people who read the pages built from it (the class is right) ----
+    **{f"xss_{vector}": (f"{what} (script that sets a marker and fetches the gradebook through the Jupyter API)",
+                         "missing notebook", ALL_POOL) for vector, (what, _) in VECTORS.items()},
+    "slow_markdown": ("markdown cells made to render slowly: 300,000 '[', 30,000 link openers, 5,000 nested quotes",
+                      "missing notebook", ALL_POOL),
     # ---- laptop crashed mid-save, and other accidents ----
     "empty_file": ("a notebook of 0 bytes", "unreadable notebook", NOTHING),
     "not_json": ("a notebook that is not JSON", "unreadable notebook", NOTHING),
@@ -632,6 +638,14 @@ def notebooks_of(student, release_dir, targets):
         return {pool: _with_class(release_dir, POOL, cells[student])}
     stub = _class_cell(_release(release_dir, POOL))["source"]
     correct_pool = _with_class(release_dir, POOL, _correct(POOL))
+    if student.startswith("xss_") or student == "slow_markdown":
+        content = _with_class(release_dir, POOL, _correct(POOL))
+        if student == "slow_markdown":
+            for text in ["[" * 300_000, "[a](" * 30_000, ">" * 5_000 + " deep"]:
+                content["cells"].append(dict(nbformat.v4.new_markdown_cell(text), id=f"slow-{len(content['cells'])}"))
+        else:
+            VECTORS[student[len("xss_"):]][1](content, _class_cell(content))
+        return {pool: json.loads(json.dumps(content))}
     if student in STRUCTURE:
         start, change = STRUCTURE[student]
         content = _with_class(release_dir, POOL, {"wrong": WRONG_POOL, "stub": stub, "correct": _correct(POOL)}.get(

@@ -13,7 +13,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import grade as grading
-from autograder import sample_class
+from autograder import feedback, sample_class
 from autograder.release import ASSIGNMENT
 from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, TRAINING
 from grading_helpers import hidden_numbers
@@ -193,3 +193,17 @@ def test_release_holds_only_the_notebooks(graded):
     root = graded[1]
     files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
     assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb", f"{TRAINING}.ipynb"]
+
+
+def test_feedback_past_its_time_limit_becomes_plain_text_pages_that_keep_the_points(graded):
+    """Rendering runs in a process that is killed at the limit; the student then gets plain-text pages with their
+    points (built again in full afterwards, for the other tests)."""
+    results, root = graded
+    api, tests = grading.make_api(root), results["correct"].tests
+    try:
+        reason = feedback.generate(api, root, "correct", [CONV, POOL, TRAINING], tests, timeout=0.01)
+        assert reason.startswith(feedback.TOO_SLOW_REASON)
+        page = (root / "feedback" / "correct" / ASSIGNMENT / f"{POOL}.html").read_text()
+        assert "Score: 7 / 7" in page and "pool_backward_ties: 2 / 2" in page and "<script" not in page
+    finally:
+        assert feedback.generate(api, root, "correct", [CONV, POOL, TRAINING], tests) is None

@@ -23,18 +23,21 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook, MissingEntry
+from playwright.sync_api import sync_playwright
 
 import hostile_class
 from autograder import grade as grading
 from autograder import hidden_cases, sample_class, sandbox
 from autograder.release import ASSIGNMENT, REPO, SOLUTIONS
-from grading_helpers import hidden_numbers
+from active_content import MARKER, active_content
+from grading_helpers import free_port, hidden_numbers
 from hostile_class import HOSTILE, NEEDS_SANDBOX, POINTS, PROBES
 from notebook_cells import read, region_lines
 
@@ -474,3 +477,118 @@ def test_an_interrupted_run_graded_again_gives_the_results_of_an_uninterrupted_o
 def test_an_interrupted_run_leaves_no_process_behind(interrupted):
     """Once the killed run's process group is gone, none of its workers, kernels or sandboxes is still running."""
     assert interrupted.left_running == []
+
+
+# ---- pages built from a submission, for the people who read them ----------------------------------------
+
+XSS = sorted(student for student in HOSTILE if student.startswith("xss_"))
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+TOKEN = "hostile-pages-test"
+
+
+def feedback_pages(root, student):
+    return {path.name: path.read_text() for path in sorted((root / "feedback" / student / ASSIGNMENT).glob("*.html"))}
+
+
+@pytest.mark.parametrize("student", XSS + ["slow_markdown"])
+def test_no_feedback_page_carries_the_submissions_active_content(mixed, student):
+    _, root = mixed
+    pages = feedback_pages(root, student)
+    assert pages
+    for name, page in pages.items():
+        assert active_content(page) == [], name
+
+
+def test_markdown_made_to_render_slowly_is_shown_as_plain_text_and_the_student_keeps_every_point(mixed):
+    results, root = mixed
+    (page,) = feedback_pages(root, "slow_markdown").values()
+    assert page.count("shown as plain text") == 3
+    assert results["slow_markdown"].status == "missing notebook"
+
+
+@pytest.fixture(scope="module")
+def course_server(mixed, tmp_path_factory):
+    """A Jupyter server (JupyterLab and the formgrader) in the mixed run's course folder, as a TA starts it."""
+    _, root = mixed
+    shutil.copy(REPO / "autograder" / "nbgrader_config.py", root)  # its course root is the folder it lies in
+    port = free_port()
+    bin_dir = Path(sys.executable).parent
+    process = subprocess.Popen(
+        [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
+        cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"})
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status",
+                                                 headers={"Authorization": f"token {TOKEN}"})
+                with urllib.request.urlopen(request, timeout=10):
+                    break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline, "the Jupyter server did not start"
+                time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}", root
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def ta_browser(course_server, tmp_path_factory):
+    """Debian's Chromium with the TA's session; yields (context, requests made by any page)."""
+    requests = []
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("ta-profile")), executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS,
+            headless=True, extra_http_headers={"Authorization": f"token {TOKEN}"})
+        context.set_default_timeout(120_000)
+        context.on("request", lambda request: requests.append(request.url))
+        yield context, requests
+        context.close()
+
+
+def submission_view(root, student):
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        return f"/formgrader/submission/{gradebook.find_submission_notebook('02_max_pooling', ASSIGNMENT, student).id}/"
+
+
+def _visit(context, requests, url, ready):
+    """Open ``url`` in a new page, wait until ``ready`` shows and a little more; returns (page, its requests)."""
+    first = len(requests)
+    page = context.new_page()
+    page.goto(url)
+    page.locator(ready).first.wait_for()
+    page.wait_for_timeout(1500)  # an onerror or onload handler would have run by now
+    return page, requests[first:]
+
+
+@pytest.mark.parametrize("student", XSS)
+@pytest.mark.parametrize("view", ["formgrader", "feedback", "jupyterlab"])
+def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, ta_browser, student, view):
+    """The formgrader's manual-grading view, the feedback page and the autograded notebook in JupyterLab, opened in
+    Chromium with the TA's session: the student's script never sets its marker, and nothing the page asks for goes
+    to the Jupyter API or to the marker's address on the student's behalf. The page itself works."""
+    base, root = course_server
+    context, requests = ta_browser
+    url, ready = {
+        "formgrader": (base + submission_view(root, student), "text=MaxPooling2dLayer"),
+        "feedback": (f"{base}/files/feedback/{student}/{ASSIGNMENT}/02_max_pooling.html", "text=MaxPooling2dLayer"),
+        "jupyterlab": (f"{base}/lab/tree/autograded/{student}/{ASSIGNMENT}/02_max_pooling.ipynb",
+                       ".jp-Notebook .jp-Cell"),
+    }[view]
+    page, asked = _visit(context, requests, url, ready)
+    try:
+        assert page.evaluate("() => window.cnnkitMarker") is None
+        assert [address for address in asked if MARKER in address or "gradebook.db" in address] == []
+        if view == "formgrader":  # its own script filled in the scores from the gradebook
+            page.wait_for_function("() => document.querySelector('input.score') && "
+                                   "document.querySelector('input.score').value !== ''")
+    finally:
+        page.close()
