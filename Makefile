@@ -10,7 +10,7 @@ READY := $(VENV)/.ready
 # nbgrader runs helper programs (alembic) that it expects on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab handout test release grade demo hidden benchmark clean
+.PHONY: lab handout test release grade demo hidden benchmark formgrader clean
 
 DEMO_CLASS := build/demo-class
 
@@ -29,6 +29,10 @@ handout: $(READY)
 lab: $(READY)
 	$(BIN)/python -m autograder.handout --working-copy build/lab
 	$(MAKE) --no-print-directory -C build/lab lab VENV=$(CURDIR)/$(VENV) LAB_ARGS="$(LAB_ARGS)"
+
+## formgrader: JupyterLab in the course folder autograder/, for the formgrader (add LAB_ARGS=--allow-root as root)
+formgrader: $(READY)
+	cd autograder && JUPYTER_CONFIG_PATH=$(CURDIR)/autograder/jupyter-config $(CURDIR)/$(BIN)/jupyter lab $(LAB_ARGS)
 
 ## test: the whole suite (reference vs oracle, checks, release sync, nbval on both notebook sets)
 test: $(READY)

@@ -34,7 +34,7 @@ from playwright.sync_api import sync_playwright
 
 import hostile_class
 from autograder import grade as grading
-from autograder import hidden_cases, sample_class, sandbox
+from autograder import formgrader_csp, hidden_cases, sample_class, sandbox
 from autograder.release import ASSIGNMENT, REPO, SOLUTIONS
 from active_content import MARKER, active_content
 from grading_helpers import free_port, hidden_numbers
@@ -518,7 +518,7 @@ def course_server(mixed, tmp_path_factory):
         [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
          f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"],
         cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin"})
+        env={**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(formgrader_csp.CONFIG_DIR)})
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -585,6 +585,9 @@ def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, t
     }[view]
     page, asked = _visit(context, requests, url, ready)
     try:
+        if view == "formgrader":
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})) as r:
+                assert "script-src" in r.headers["Content-Security-Policy"]
         assert page.evaluate("() => window.cnnkitMarker") is None
         assert [address for address in asked if MARKER in address or "gradebook.db" in address] == []
         if view == "formgrader":  # its own script filled in the scores from the gradebook

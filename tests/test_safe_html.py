@@ -10,7 +10,7 @@ from nbconvert import HTMLExporter
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
-from autograder import safe_html
+from autograder import formgrader_csp, safe_html
 from autograder.release import COURSE_ROOT, SOLUTIONS
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -99,3 +99,17 @@ def test_all_the_students_markdown_is_plain_text_when_there_is_too_much_of_it(co
 
 def test_a_normal_notebook_of_the_student_is_not_defused():
     assert not safe_html.too_slow_to_render(json.dumps({"a": [1, 2]}) + "\n\n| a | b |\n|---|---|\n| [x](#y) | 2 |\n")
+
+
+def test_the_submission_views_policy_allows_only_the_templates_own_scripts_and_the_formgraders_urls():
+    page = ('<script src="/formgrader/static/a.js"></script><script>var id = "x";</script>'
+            '<div id="notebook-container"><script>stolen()</script><img onerror="stolen()"></div>')
+    policy = formgrader_csp.policy(page, "http://127.0.0.1:1/formgrader/")
+    assert formgrader_csp._hash('var id = "x";') in policy
+    assert formgrader_csp._hash("stolen()") not in policy
+    assert "connect-src http://127.0.0.1:1/formgrader/api/;" in policy and "'unsafe-inline'" not in \
+        policy.split("script-src")[1].split(";")[0]
+    assert "form-action 'none'" in policy and "frame-src 'none'" in policy and "img-src http" in policy
+    assert formgrader_csp.policy("<p>no notebook</p><script>a()</script>").count("sha256") == 2  # the handlers only
+    assert formgrader_csp.SUBMISSION_VIEW.match("/user/ta/formgrader/submission/0a1b/")
+    assert not formgrader_csp.SUBMISSION_VIEW.match("/formgrader/api/submission/0a1b")
