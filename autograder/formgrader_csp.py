@@ -16,7 +16,7 @@ from tornado.web import OutputTransform
 
 CONFIG_DIR = Path(__file__).parent / "jupyter-config"  # JUPYTER_CONFIG_PATH that enables this extension
 
-SUBMISSION_VIEW = re.compile(r"(.*/)?formgrader/submission/[^/]+/?$")
+SUBMISSION_VIEW = re.compile(r"(.*/)?formgrader/submissions/[^/]+/?$")
 NOTEBOOK_START = 'id="notebook-container"'  # where the rendered notebook begins in nbgrader's formgrade template
 INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)(?![^>]*text/x-mathjax-config)[^>]*>(.*?)</script>", re.S)
 HANDLERS = ["toggle_name(true);", "toggle_name(false);"]  # the onclick handlers of nbgrader's formgrade template
@@ -34,9 +34,9 @@ def policy(page, formgrader="/formgrader/"):
     head = page.split(NOTEBOOK_START, 1)[0] if NOTEBOOK_START in page else ""
     allowed = " ".join(_hash(script) for script in INLINE_SCRIPT.findall(head))
     handlers = " ".join(_hash(handler) for handler in HANDLERS)
-    static, api = f"{formgrader}static/", f"{formgrader}api/"
-    return (f"default-src 'none'; script-src {static} {MATHJAX} 'unsafe-eval' 'unsafe-hashes' {allowed} {handlers}; "
-            f"style-src {static} 'unsafe-inline' {MATHJAX}; font-src {static} data: {MATHJAX}; img-src {static} data:; "
+    own, api = formgrader, f"{formgrader}api/"
+    return (f"default-src 'none'; script-src {own} {MATHJAX} 'unsafe-eval' 'unsafe-hashes' {allowed} {handlers}; "
+            f"style-src {own} 'unsafe-inline' {MATHJAX}; font-src {own} data: {MATHJAX}; img-src {own} data:; "
             f"connect-src {api}; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 
 

@@ -43,7 +43,8 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
 c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
 # nbgrader's Execute, but a cell that prints without end cannot fill the grader's memory: its output is cut
-# after 2 MB (autograder/limited_execute.py). The rest of the list is nbgrader's default.
+# after 2 MB (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of
+# the outputs, for a TA who opens the autograded notebook. The rest of the list is nbgrader's default.
 c.Autograde.autograde_preprocessors = [
     "autograder.limited_execute.LimitedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -51,6 +52,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
+    "autograder.safe_html.SafeOutputs",  # the outputs of grading are inert in the autograded notebook
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
@@ -66,4 +68,4 @@ c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", CELL_TIMEOUT))
 # student handed in without running it, and renders in bounded time (autograder/safe_html.py).
 c.HTMLExporter.sanitize_html = True
 c.HTMLExporter.filters = {"clean_html": "autograder.safe_html.clean_html"}
-c.HTMLExporter.preprocessors = ["autograder.safe_html.DefuseMarkdown"]
+c.HTMLExporter.preprocessors = ["autograder.safe_html.SafeMarkdown"]

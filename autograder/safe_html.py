@@ -8,16 +8,18 @@ uses it: the formgrader's submission views and the feedback pages, whichever com
   tables, lists, headings, code and images given inline (``data:``), and drops the rest through `nh3`_ (the
   Ammonia sanitiser): script, event handlers, ``javascript:`` and other URLs that would make the reader's browser
   ask the Jupyter server for something, iframes, forms, SVG and style.
-- :class:`DefuseMarkdown` runs before the template: markdown that the student wrote (cells without the kit's
-  nbgrader metadata, and markdown outputs) and that is too long or holds the constructs that make markdown
-  renderers slow (runs of link or image openers, deep nesting) is shown as plain text instead.
+- :class:`SafeMarkdown` runs before the template: it renders every markdown cell and sanitises the result (nbgrader's
+  templates do not sanitise markdown cells), and shows as plain text the markdown that is too long or holds the
+  constructs that make markdown renderers slow (runs of link or image openers, deep nesting).
 
 .. _nh3: https://nh3.readthedocs.io
 """
 
+import base64
 import re
 
 import nh3
+from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
 
 TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl", "dt", "em",
@@ -81,9 +83,17 @@ def _written_by_the_student(cell):
     return not (isinstance(meta, dict) and meta.get("locked"))
 
 
-class DefuseMarkdown(Preprocessor):
-    """Show as plain text the student's markdown (cells and outputs) that :func:`too_slow_to_render`, and all of it
-    when there is more than :data:`MOST_MARKDOWN` characters of it."""
+def render_markdown(source, attachments=None):
+    """HTML of a markdown cell, as nbconvert's HTML exporter renders it (maths left for MathJax)."""
+    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
+    return MarkdownWithMath(renderer=renderer).render(source)
+
+
+class SafeMarkdown(Preprocessor):
+    """Every markdown cell becomes a raw HTML cell, rendered here and sanitised (nbgrader's formgrader and feedback
+    templates render markdown cells without ``clean_html``; raw HTML cells always go through it). Markdown that
+    :func:`too_slow_to_render` is shown as plain text first, and so is all the student's markdown when there is more
+    than :data:`MOST_MARKDOWN` characters of it; markdown outputs that are too slow as well."""
 
     def preprocess(self, nb, resources):
         written = [cell for cell in nb.cells if cell.cell_type in ("markdown", "raw") and _written_by_the_student(cell)]
@@ -91,11 +101,45 @@ class DefuseMarkdown(Preprocessor):
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type in ("markdown", "raw") and _written_by_the_student(cell) and (
-                resources.get("defuse_all_markdown") or too_slow_to_render(cell.source)):
-            cell.source = as_plain_text(cell.source)
+        if cell.cell_type == "markdown":
+            source = cell.source
+            if too_slow_to_render(source) or resources.get("defuse_all_markdown") and _written_by_the_student(cell):
+                source = as_plain_text(source)
+            html = clean_html(render_markdown(source, cell.pop("attachments", None)))
+            cell.cell_type, cell.source = "raw", f'<div class="text_cell_render border-box-sizing rendered_html">{html}</div>'
+            cell.metadata["raw_mimetype"] = "text/html"
         for output in cell.get("outputs", []):
             data = output.get("data", {})
             if isinstance(data.get("text/markdown"), str) and too_slow_to_render(data["text/markdown"]):
                 data["text/markdown"] = as_plain_text(data["text/markdown"])
+        return cell, resources
+
+
+SAFE_OUTPUTS = {"text/plain", "text/html", "text/latex", "image/png", "image/jpeg", "application/json"}
+
+
+def safe_output_data(data):
+    """An output's data with only inert representations: HTML sanitised, markdown rendered to sanitised HTML, SVG as
+    an inline image (where no script runs), and nothing else that a front end could run (javascript, widgets)."""
+    data = dict(data)
+    if isinstance(data.get("text/markdown"), str):
+        markdown = data.pop("text/markdown")
+        markdown = as_plain_text(markdown) if too_slow_to_render(markdown) else markdown
+        data.setdefault("text/html", render_markdown(markdown))
+    if isinstance(data.get("image/svg+xml"), str):
+        encoded = base64.b64encode(data.pop("image/svg+xml").encode()).decode()
+        data.setdefault("text/html", f'<img src="data:image/svg+xml;base64,{encoded}">')
+    if isinstance(data.get("text/html"), str):
+        data["text/html"] = clean_html(data["text/html"])
+    return {mime: value for mime, value in data.items() if mime in SAFE_OUTPUTS}
+
+
+class SafeOutputs(Preprocessor):
+    """In the autograded notebook, which a TA may open in JupyterLab, every output the kernel produced while grading
+    keeps only inert representations (see :func:`safe_output_data`)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        for output in cell.get("outputs", []):
+            if "data" in output:
+                output["data"] = safe_output_data(output["data"])
         return cell, resources

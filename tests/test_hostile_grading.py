@@ -556,7 +556,7 @@ def ta_browser(course_server, tmp_path_factory):
 
 def submission_view(root, student):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        return f"/formgrader/submission/{gradebook.find_submission_notebook('02_max_pooling', ASSIGNMENT, student).id}/"
+        return f"/formgrader/submissions/{gradebook.find_submission_notebook('02_max_pooling', ASSIGNMENT, student).id}/"
 
 
 def _visit(context, requests, url, ready):

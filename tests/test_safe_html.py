@@ -7,6 +7,7 @@ import json
 import nbformat
 import pytest
 from nbconvert import HTMLExporter
+from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
@@ -80,14 +81,28 @@ def test_markdown_built_to_be_slow_is_shown_as_plain_text_in_short_lines(name):
     assert "".join(shown.splitlines()[3:-1]) == markdown.replace("\n", "")
 
 
-def test_markdown_cells_and_outputs_are_defused_but_not_the_kits(course_config):
+def test_slow_markdown_is_plain_text_whoever_claims_to_have_written_it(course_config):
+    """A locked cell's metadata is in the student's hands too: every markdown cell and output is checked."""
     kit = nbformat.v4.new_markdown_cell("[" * 300, metadata={"nbgrader": {"locked": True, "grade_id": "intro"}})
     student = nbformat.v4.new_markdown_cell("[" * 300)
     code = nbformat.v4.new_code_cell("1", outputs=[nbformat.v4.new_output("display_data",
                                                                          data={"text/markdown": "[" * 300})])
     page, _ = HTMLExporter(config=course_config, template_name="classic").from_notebook_node(
         nbformat.v4.new_notebook(cells=[kit, student, code]))
-    assert page.count("shown as plain text") == 2
+    assert page.count("shown as plain text") == 3
+
+
+def test_the_formgraders_own_template_carries_no_active_content_either(course_config):
+    """nbgrader's formgrader template (like its feedback template, checked on real feedback pages in
+    test_hostile_grading.py) renders markdown cells without nbconvert's clean_html."""
+    config = course_config.copy()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    resources = {"assignment_id": "cnn", "notebook_id": "02", "submission_id": "x", "index": 0, "total": 1,
+                 "base_url": "", "student": "s", "last_name": None, "first_name": None, "notebook_path": "x"}
+    page, _ = HTMLExporter(config=config).from_notebook_node(student_notebook(), resources=resources)
+    assert active_content(page) == []
+    assert "<th>a</th>" in page and "$x^2$" in page
 
 
 def test_all_the_students_markdown_is_plain_text_when_there_is_too_much_of_it(course_config):
@@ -111,5 +126,18 @@ def test_the_submission_views_policy_allows_only_the_templates_own_scripts_and_t
         policy.split("script-src")[1].split(";")[0]
     assert "form-action 'none'" in policy and "frame-src 'none'" in policy and "img-src http" in policy
     assert formgrader_csp.policy("<p>no notebook</p><script>a()</script>").count("sha256") == 2  # the handlers only
-    assert formgrader_csp.SUBMISSION_VIEW.match("/user/ta/formgrader/submission/0a1b/")
+    assert formgrader_csp.SUBMISSION_VIEW.match("/user/ta/formgrader/submissions/0a1b/")
     assert not formgrader_csp.SUBMISSION_VIEW.match("/formgrader/api/submission/0a1b")
+    assert not formgrader_csp.SUBMISSION_VIEW.match("/formgrader/submissions/components/bootstrap.js")
+
+
+def test_the_autograded_notebooks_outputs_keep_only_inert_forms():
+    notebook = student_notebook()
+    safe_html.SafeOutputs().preprocess(notebook, {})
+    outputs = notebook.cells[1].outputs
+    assert [sorted(output.get("data", {})) for output in outputs] == [
+        ["text/html"], [], ["text/html"], ["text/html"], ["image/png", "text/plain"], []]
+    for output in outputs[:4]:
+        assert active_content(output.get("data", {}).get("text/html", "")) == []
+    assert outputs[3].data["text/html"].startswith('<img src="data:image/svg+xml;base64,')
+    assert "<th>a</th>" in outputs[2].data["text/html"]
