@@ -4,9 +4,7 @@ its feedback shows neither their code nor their values (the command line is cove
 import json
 import re
 import shutil
-import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -14,7 +12,7 @@ import pytest
 
 from autograder import sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
-from grading_helpers import free_port, hidden_numbers
+from grading_helpers import free_port, hidden_numbers, jupyter_server
 
 TOKEN = "formgrader-test"
 STUDENT = "original_post"
@@ -43,22 +41,11 @@ def course(tmp_path_factory):
 def server(course):
     port = free_port()
     bin_dir = Path(sys.executable).parent
-    process = subprocess.Popen(
-        [str(bin_dir / "jupyter"), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
-         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={course}"],
-        cwd=course, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course)})
-    try:
-        for _ in range(120):
-            try:
-                call(port, "GET", "/api/status")
-                break
-            except OSError:
-                time.sleep(0.5)
+    command = [str(bin_dir / "jupyter"), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={course}"]
+    with jupyter_server(command, port, TOKEN, course / "server.log", cwd=course,
+                        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course)}):
         yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_formgrader_autogrades_with_hidden_tests_and_keeps_them_out_of_feedback(course, server):

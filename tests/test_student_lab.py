@@ -6,9 +6,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
-import signal
-import subprocess
 import time
 import urllib.request
 
@@ -17,13 +14,11 @@ import pytest
 from playwright.sync_api import expect, sync_playwright
 
 from autograder.handout import build
-from grading_helpers import free_port
+from grading_helpers import chromium, free_port, jupyter_server
 from reference import NOTEBOOKS, REPO
 
 TOKEN = "student-lab-test"
 NOTEBOOK = "01_convolution.ipynb"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 # What only an instructor may see: nbgrader's menu entries, side panels and commands other than Validate.
 INSTRUCTOR_SIDE = re.compile(r"formgrader|create assignment|assignment list|course list|nbgrader", re.IGNORECASE)
 LONG = 120_000  # ms: generous waits for a slow machine
@@ -76,29 +71,8 @@ def lab(handout, tmp_path_factory):
     env["HOME"] = str(home)
     command = ["make", "--no-print-directory", "-C", str(handout), "lab", f"VENV={REPO / '.venv'}",
                f"LAB_ARGS=--no-browser --ip=127.0.0.1 --port={port} --IdentityProvider.token={TOKEN}"]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                   start_new_session=True)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                request = urllib.request.Request(f"http://127.0.0.1:{port}/api/status",
-                                                 headers={"Authorization": f"token {TOKEN}"})
-                with urllib.request.urlopen(request, timeout=10):
-                    break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline, \
-                    f"make lab did not start:\n{log_path.read_text()[-3000:]}"
-                time.sleep(0.5)
+    with jupyter_server(command, port, TOKEN, log_path, env=env):
         yield port, log_path
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -111,9 +85,8 @@ def http_errors():
 def browser_page(lab, http_errors, tmp_path_factory):
     """One page of Debian's Chromium, headless, with a fresh profile (Playwright's own browsers are never used)."""
     with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=shutil.which("chromium"),
-            args=CHROMIUM_ARGS, headless=True, viewport={"width": 1400, "height": 900})
+        context = chromium(playwright, tmp_path_factory.mktemp("chromium-profile"),
+                           viewport={"width": 1400, "height": 900})
         context.set_default_timeout(LONG)
         page = context.pages[0] if context.pages else context.new_page()
         page.on("response", lambda response: response.status >= 400 and http_errors.append(
