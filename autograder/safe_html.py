@@ -21,6 +21,7 @@ import re
 import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "details", "div", "dl", "dt", "em",
         "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
@@ -136,7 +137,10 @@ def safe_output_data(data):
 
 class SafeOutputs(Preprocessor):
     """In the autograded notebook, which a TA may open in JupyterLab, every output the kernel produced while grading
-    keeps only inert representations (see :func:`safe_output_data`)."""
+    keeps only inert representations (see :func:`safe_output_data`). Enabled by default: nbgrader registers its
+    autograde preprocessors without enabling them."""
+
+    enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         for output in cell.get("outputs", []):

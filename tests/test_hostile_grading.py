@@ -513,7 +513,8 @@ def course_server(mixed, tmp_path_factory):
     port = free_port()
     bin_dir = Path(sys.executable).parent
     command = [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
-               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}"]
+               f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
+               f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('workspaces')}"]  # no tabs of earlier runs
     environment = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(formgrader_csp.CONFIG_DIR)}
     with jupyter_server(command, port, TOKEN, tmp_path_factory.mktemp("formgrader") / "server.log", cwd=root,
                         env=environment):
@@ -560,7 +561,7 @@ def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, t
         "formgrader": (base + submission_view(root, student), "text=MaxPooling2dLayer"),
         "feedback": (f"{base}/files/feedback/{student}/{ASSIGNMENT}/02_max_pooling.html", "text=MaxPooling2dLayer"),
         "jupyterlab": (f"{base}/lab/tree/autograded/{student}/{ASSIGNMENT}/02_max_pooling.ipynb",
-                       ".jp-Notebook .jp-Cell"),
+                       ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell >> visible=true"),
     }[view]
     page, asked = _visit(context, requests, url, ready)
     try:

@@ -6,7 +6,7 @@ import json
 
 import nbformat
 import pytest
-from nbconvert import HTMLExporter
+from nbconvert import HTMLExporter, NotebookExporter
 from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -132,9 +132,11 @@ def test_the_submission_views_policy_allows_only_the_templates_own_scripts_and_t
 
 
 def test_the_autograded_notebooks_outputs_keep_only_inert_forms():
-    notebook = student_notebook()
-    safe_html.SafeOutputs().preprocess(notebook, {})
-    outputs = notebook.cells[1].outputs
+    """Registered by name, as nbgrader's autograde registers its preprocessors (without enabling them)."""
+    exporter = NotebookExporter()
+    exporter.register_preprocessor("autograder.safe_html.SafeOutputs")
+    text, _ = exporter.from_notebook_node(student_notebook())
+    outputs = nbformat.reads(text, as_version=4).cells[1].outputs
     assert [sorted(output.get("data", {})) for output in outputs] == [
         ["text/html"], [], ["text/html"], ["text/html"], ["image/png", "text/plain"], []]
     for output in outputs[:4]:
