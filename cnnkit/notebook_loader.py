@@ -21,6 +21,7 @@ import builtins
 import contextlib
 import itertools
 import json
+import os
 import signal
 import symtable
 import sys
@@ -161,16 +162,6 @@ def code_that_runs(notebook_path):
 
 # ---- running them --------------------------------------------------------------------------------------
 
-class _Sink:
-    """A text stream that drops what is written to it."""
-
-    def write(self, text):
-        return len(text)
-
-    def flush(self):
-        pass
-
-
 @contextlib.contextmanager
 def _quiet():
     """Nothing the code prints or displays reaches the caller's output, and the figures it opens are closed."""
@@ -178,8 +169,9 @@ def _quiet():
     figures_before = set(pyplot.get_fignums()) if pyplot else set()
     shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(contextlib.redirect_stdout(_Sink()))
-        stack.enter_context(contextlib.redirect_stderr(_Sink()))
+        sink = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        stack.enter_context(contextlib.redirect_stdout(sink))
+        stack.enter_context(contextlib.redirect_stderr(sink))
         if shell is not None:  # in a kernel (notebook 03 at home): also what the code displays
             from IPython.utils.capture import capture_output
             stack.enter_context(capture_output(stdout=False, stderr=False, display=True))
