@@ -200,13 +200,16 @@ def _time_limit(seconds):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _describe(error):
-    """'TypeError: message' for an exception, whatever its __str__ does."""
+_type = type  # taken before any notebook code runs, which may replace builtins
+
+
+def describe_error(error, limit=300):
+    """'TypeError: message' for an exception (at most ``limit`` characters), whatever its __str__ does."""
     try:
         text = str(error)
     except BaseException:
         text = "(its message cannot be shown)"
-    return f"{type(error).__name__}: {text}"[:300] if text else type(error).__name__
+    return f"{_type(error).__name__}: {text}"[:limit] if text else _type(error).__name__
 
 
 def _execute(statement, path, namespace):
@@ -254,7 +257,7 @@ def run_code(notebook_path, cell_timeout=None, total_timeout=None, skip=(), befo
             except KeyboardInterrupt:
                 raise
             except BaseException as error:  # SystemExit too: a kernel goes on after it
-                problems.append(f"code cell {cell} raised {_describe(error)}")
+                problems.append(f"code cell {cell} raised {describe_error(error)}")
     return namespace, problems
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnkit.notebook_loader import NotebookLoadError, classes_in, run_code
+from cnnkit.notebook_loader import NotebookLoadError, classes_in, describe_error, run_code
 
 _ndarray, _dict, _type, _isinstance = np.ndarray, dict, type, isinstance  # taken before any student code runs
 NUMERIC_KINDS = "biuf"
@@ -37,15 +37,6 @@ PROGRESS_BYTES = 160  # the progress record, rewritten in place
 # The notebooks and classes of cnnkit.network, spelled out: importing it (and SciPy through it) would cost a
 # second and a half per process, and only the training call needs it.
 CLASSES = {"conv": ("01_convolution.ipynb", "Convolution2dLayer"), "pool": ("02_max_pooling.ipynb", "MaxPooling2dLayer")}
-
-
-def _describe(error):
-    """'TypeError: message' for an exception, whatever its __str__ does."""
-    try:
-        text = str(error)
-    except BaseException:
-        text = "(its message cannot be shown)"
-    return f"{_type(error).__name__}: {text}"[:500]
 
 
 def _array(value):
@@ -135,7 +126,7 @@ def _run(call, classes):
         return {"views": _views, "forward": _forward, "backward": _backward}[str(call["kind"])](
             classes[str(call["layer"])], call)
     except BaseException as error:  # SystemExit and KeyboardInterrupt from student code too
-        return {"error": _describe(error)}
+        return {"error": describe_error(error, limit=500)}
 
 
 def phase_file(phase):
