@@ -79,6 +79,11 @@ def as_plain_text(markdown):
             f"{fence}\n{text}\n{fence}\n")
 
 
+def defused(markdown):
+    """``markdown`` itself, or as plain text when it :func:`too_slow_to_render`."""
+    return as_plain_text(markdown) if too_slow_to_render(markdown) else markdown
+
+
 def _written_by_the_student(cell):
     meta = cell.get("metadata", {}).get("nbgrader")
     return not (isinstance(meta, dict) and meta.get("locked"))
@@ -103,16 +108,15 @@ class SafeMarkdown(Preprocessor):
 
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown":
-            source = cell.source
-            if too_slow_to_render(source) or resources.get("defuse_all_markdown") and _written_by_the_student(cell):
-                source = as_plain_text(source)
+            everything = resources.get("defuse_all_markdown") and _written_by_the_student(cell)
+            source = as_plain_text(cell.source) if everything else defused(cell.source)
             html = clean_html(render_markdown(source, cell.pop("attachments", None)))
             cell.cell_type, cell.source = "raw", f'<div class="text_cell_render border-box-sizing rendered_html">{html}</div>'
             cell.metadata["raw_mimetype"] = "text/html"
         for output in cell.get("outputs", []):
             data = output.get("data", {})
-            if isinstance(data.get("text/markdown"), str) and too_slow_to_render(data["text/markdown"]):
-                data["text/markdown"] = as_plain_text(data["text/markdown"])
+            if isinstance(data.get("text/markdown"), str):
+                data["text/markdown"] = defused(data["text/markdown"])
         return cell, resources
 
 
@@ -124,9 +128,7 @@ def safe_output_data(data):
     an inline image (where no script runs), and nothing else that a front end could run (javascript, widgets)."""
     data = dict(data)
     if isinstance(data.get("text/markdown"), str):
-        markdown = data.pop("text/markdown")
-        markdown = as_plain_text(markdown) if too_slow_to_render(markdown) else markdown
-        data.setdefault("text/html", render_markdown(markdown))
+        data.setdefault("text/html", render_markdown(defused(data.pop("text/markdown"))))
     if isinstance(data.get("image/svg+xml"), str):
         encoded = base64.b64encode(data.pop("image/svg+xml").encode()).decode()
         data.setdefault("text/html", f'<img src="data:image/svg+xml;base64,{encoded}">')

@@ -108,7 +108,7 @@ def _load(layers, loaded, options):
                                                before=lambda s: _mark(options, f"load {notebook} {s.cell} {s.index}"))
             except NotebookLoadError as error:
                 namespace, problems = {}, [str(error)]
-            _save(options.results / f"load-{notebook}-{options.first}.npz", {"problems": np.array(problems, dtype=str)})
+            save_arrays(options.results / f"load-{notebook}-{options.first}.npz", {"problems": np.array(problems, dtype=str)})
             try:
                 loaded[layer] = classes_in(namespace, [name], problems, notebook)[name]
             except NotebookLoadError as error:
@@ -156,7 +156,8 @@ def _next_phase(phase):
     return read_calls(phase_file(phase))
 
 
-def _save(path, arrays):
+def save_arrays(path, arrays):
+    """Write ``arrays`` to the .npz file ``path`` in one step (a reader never sees half a file)."""
     partial = path.parent / f".{path.name}"
     with open(partial, "wb") as file:
         np.savez(file, **arrays)
@@ -187,7 +188,7 @@ def main(argv=None):
         classes = _load(["conv", "pool"] if call["kind"] == "train" else [str(call["layer"])], loaded, options)
         _mark(options, f"call {index}")
         result = _run(call, classes)
-        _save(options.results / f"{index}.npz",
+        save_arrays(options.results / f"{index}.npz",
               {name: np.array(value) if _type(value) is str else value for name, value in result.items()})
 
 
