@@ -17,7 +17,7 @@ import shutil
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import feedback, reports, sandbox, verdict
+from autograder import feedback, reports, sandbox, stages, verdict
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.runner import harvest
@@ -48,6 +48,7 @@ class StudentResult:
     scores: dict = field(default_factory=dict)  # notebook -> points earned
     tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
     review: list = field(default_factory=list)  # (notebook, grade_id, kit points, nbgrader points, kit's reason)
+    seconds: dict = field(default_factory=dict)  # stage -> seconds spent on this student (see autograder.stages)
 
     def earn_nothing(self, graded_cells):
         """Zero points for every graded test (a submission that cannot be graded, or a failure of the kit)."""
@@ -59,6 +60,14 @@ class StudentResult:
         self.notes.append(note)
         if STATUSES.index(status) < STATUSES.index(self.status):
             self.status = status
+
+    def absorb(self, other):
+        """Take the verdicts, points, review rows and notes of ``other`` (computed beside this one), and the worse
+        status."""
+        self.tests, self.scores, self.review = other.tests, other.scores, self.review + other.review
+        self.notes += other.notes
+        if STATUSES.index(other.status) < STATUSES.index(self.status):
+            self.status = other.status
 
 
 def make_api(course_root):
@@ -76,7 +85,11 @@ def timed_out(autograded_notebook):
 
 def _autograde(api, course_root, submission, result):
     """nbgrader's autograde of one student (kernels in the sandbox); True if it finished."""
+    before = stages.snapshot().get("kernel starts", 0.0)
+    started = time.perf_counter()
     outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
+    kernel_starts = stages.snapshot().get("kernel starts", 0.0) - before
+    stages.add("notebook execution", time.perf_counter() - started - kernel_starts)
     if not outcome["success"]:
         text = outcome.get("log", "") + outcome.get("error", "")
         if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
@@ -98,6 +111,16 @@ def _autograde(api, course_root, submission, result):
 
 def _judge(submitted, submission, graded_cells, hidden, result):
     """The kit's verdicts on every graded test, as result.tests; returns {grade_id: reason} of the failed ones."""
+    before = stages.snapshot().get("training", 0.0)
+    started = time.perf_counter()
+    try:
+        return _judge_all(submitted, submission, graded_cells, hidden, result)
+    finally:
+        training = stages.snapshot().get("training", 0.0) - before
+        stages.add("verdicts", time.perf_counter() - started - training)
+
+
+def _judge_all(submitted, submission, graded_cells, hidden, result):
     notebooks = [submitted / f"{name}.ipynb" for name in submission.notebooks]
     verdicts = {}
     for notebook, cells in graded_cells.items():
@@ -169,18 +192,27 @@ def grade_student(api, course_root, submission, graded_cells, hidden):
         result.worsen("missing notebook", f"{name}.ipynb was not handed in")
     for name, reason in submission.unreadable.items():
         result.worsen("unreadable notebook", f"{name}.ipynb is not a readable notebook ({reason})")
-    submitted = Path(course_root) / "submitted" / submission.student_id / ASSIGNMENT
-    shutil.rmtree(submitted.parent, ignore_errors=True)
-    submitted.mkdir(parents=True)
-    copy_repaired(submission, submitted)
-    result.notes += submission.repairs
-    autograded = bool(submission.notebooks) and _autograde(api, course_root, submission, result)
+    with stages.timed("intake"):
+        submitted = Path(course_root) / "submitted" / submission.student_id / ASSIGNMENT
+        shutil.rmtree(submitted.parent, ignore_errors=True)
+        submitted.mkdir(parents=True)
+        copy_repaired(submission, submitted)
+        result.notes += submission.repairs
+    # The kit's verdicts (their own sandboxed processes) are computed while nbgrader runs the notebooks: the two
+    # wait on different processes, and the cores stay busy.
+    kit = StudentResult(submission.student_id)
+    with ThreadPoolExecutor(max_workers=1) as beside:
+        judging = beside.submit(_judge, submitted, submission, graded_cells, hidden, kit)
+        autograded = bool(submission.notebooks) and _autograde(api, course_root, submission, result)
+        reasons = judging.result()
+    result.absorb(kit)
     if not autograded:
         shutil.rmtree(Path(course_root) / "autograded" / submission.student_id, ignore_errors=True)
-    reasons = _judge(submitted, submission, graded_cells, hidden, result)
-    record_in_gradebook(course_root, result, reasons)
+    with stages.timed("gradebook"):
+        record_in_gradebook(course_root, result, reasons)
     if autograded:
-        problem = feedback.generate(api, course_root, submission.student_id, submission.notebooks, result.tests)
+        with stages.timed("feedback"):
+            problem = feedback.generate(api, course_root, submission.student_id, submission.notebooks, result.tests)
         if problem and problem.startswith(feedback.TOO_SLOW_REASON):
             result.worsen("feedback too slow to render", f"feedback: plain-text pages, {problem} (points kept)")
         elif problem:
@@ -198,14 +230,17 @@ def graded_cells_of_source():
 
 
 def _grade_safely(api, course_root, submission, graded_cells, hidden):
-    """:func:`grade_student`, with an unexpected exception (a bug of the kit or of nbgrader) recorded, not raised."""
+    """:func:`grade_student`, with an unexpected exception (a bug of the kit or of nbgrader) recorded, not raised;
+    the result carries the seconds spent per stage."""
+    before = stages.snapshot()
     try:
-        return grade_student(api, course_root, submission, graded_cells, hidden)
+        result = grade_student(api, course_root, submission, graded_cells, hidden)
     except Exception as error:
         result = StudentResult(submission.student_id)
         result.worsen("grader error", f"{type(error).__name__}: {error}")
         result.earn_nothing(graded_cells)
-        return result
+    result.seconds = stages.since(before)
+    return result
 
 
 _WORKER_API = {}
@@ -296,7 +331,10 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
         else:
             os.environ["CNNKIT_SCRATCH_ROOT"] = previous_root
         shutil.rmtree(scratch, ignore_errors=True)
+    started = time.perf_counter()
     reports.write_all(results, graded_cells, reports_dir)
+    for result in results:  # the class's reports, shared out
+        result.seconds["reports"] = (time.perf_counter() - started) / len(results)
     return results
 
 

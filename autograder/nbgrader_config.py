@@ -42,11 +42,12 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # Every kernel runs in the sandbox (bubblewrap where it works, resource limits everywhere; see
 # autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
 c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
-# nbgrader's Execute, but a cell that prints without end cannot fill the grader's memory: its output is cut
-# after 2 MB (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of
+# nbgrader's Execute, but the cells that only teach (figures, demos) are not run and say so (autograder/teaching_cells.py),
+# and a cell that prints without end cannot fill the grader's memory: its output is cut after 2 MB
+# (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of
 # the outputs, for a TA who opens the autograded notebook. The rest of the list is nbgrader's default.
 c.Autograde.autograde_preprocessors = [
-    "autograder.limited_execute.LimitedExecute",
+    "autograder.teaching_cells.SkipTeaching",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",

@@ -1,12 +1,14 @@
 """Small real data for the notebooks: handwritten digits and a few hand-made 3x3 filters.
 
-Nothing is downloaded: the digits ship inside scikit-learn.
+Nothing is downloaded: the digits ship with this package (``digits.npz``, scikit-learn's copy of the UCI optical
+digits, checked against it by the tests).
 """
 
 from pathlib import Path
 
 import numpy as np
-from sklearn import datasets
+
+DIGITS = Path(__file__).with_name("digits.npz")
 
 
 def load_digits():
@@ -15,9 +17,29 @@ def load_digits():
     :returns: (images, labels): images float64 of shape (1797, 8, 8) with values in [0, 1]
               (0 is the background, 1 the darkest ink), labels int of shape (1797,) with values 0..9.
     """
-    digits = datasets.load_digits()
-    images = digits.images.astype(np.float64) / 16.0  # the raw pixels are counts 0..16
-    return images, digits.target.copy()
+    with np.load(DIGITS, allow_pickle=False) as digits:
+        images = digits["counts"].astype(np.float64) / 16.0  # the raw pixels are counts 0..16
+        return images, digits["labels"].astype(int)
+
+
+def split_indices(labels, seed=0, shares=(0.6, 0.2, 0.2)):
+    """A stratified random split: every split holds (to the nearest image) the same share of each label.
+
+    For each label, its indices are shuffled with ``numpy.random.default_rng(seed)`` and cut into the shares of
+    validation and test images (rounded), the rest going to training.
+
+    :param labels: int array of shape (N,).
+    :param shares: (training, validation, test), summing to 1.
+    :returns: (train_idx, val_idx, test_idx), sorted int arrays that together hold each of 0..N-1 once.
+    """
+    rng = np.random.default_rng(seed)
+    splits = ([], [], [])
+    for label in np.unique(labels):
+        chosen = rng.permutation(np.flatnonzero(labels == label))
+        n_val, n_test = (int(round(share * len(chosen))) for share in shares[1:])
+        for split, part in zip(splits, (chosen[n_val + n_test:], chosen[:n_val], chosen[n_val:n_val + n_test])):
+            split.append(part)
+    return tuple(np.sort(np.concatenate(split)) for split in splits)
 
 
 def hand_made_filters():

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from cnnkit import checks
+from cnnkit import checks, data
 from cnnkit.notebook_loader import CELL_TIMEOUT, NotebookLoadError, classes_in, run_code
 
 CONV_NOTEBOOK = "01_convolution.ipynb"
@@ -435,17 +435,9 @@ def split_digits(seed=0):
 
     :returns: x_train, y_train, x_val, y_val, x_test, y_test; x of shape (N, 1, 10, 10), y of shape (N,).
     """
-    from sklearn.model_selection import train_test_split
-
-    from cnnkit import data
-
     images, labels = data.load_digits()
-    train_val_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels,
-                                               random_state=seed)
-    train_idx, val_idx = train_test_split(train_val_idx, test_size=0.25, stratify=labels[train_val_idx],
-                                          random_state=seed)
     x_all = prepare_images(images)
-    return tuple(array[idx] for idx in (train_idx, val_idx, test_idx) for array in (x_all, labels))
+    return tuple(array[idx] for idx in data.split_indices(labels, seed=seed) for array in (x_all, labels))
 
 
 def train_digit_cnn(conv_cls, pool_cls, seed=0, epochs=15):

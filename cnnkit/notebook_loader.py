@@ -72,11 +72,16 @@ def _role(cell):
     return "test" if meta.get("grade") else "kit"
 
 
-def _code_cells(path):
-    """[(code cell number, source, role)] of the notebook at ``path``."""
+def _code_cells(cells):
+    """[(code cell number, source, role)] of a notebook's cells (dicts as in the .ipynb file)."""
+    code = [cell for cell in cells if cell["cell_type"] == "code"]
+    return [(number, _joined(cell["source"]), _role(cell)) for number, cell in enumerate(code, start=1)]
+
+
+def _read_code_cells(path):
+    """:func:`_code_cells` of the notebook at ``path``."""
     try:  # plain JSON: nbformat's schema validation would cost seconds and is not needed to read code cells
-        cells = [cell for cell in json.loads(path.read_text(encoding="utf-8"))["cells"] if cell["cell_type"] == "code"]
-        return [(number, _joined(cell["source"]), _role(cell)) for number, cell in enumerate(cells, start=1)]
+        return _code_cells(json.loads(path.read_text(encoding="utf-8"))["cells"])
     except Exception as error:
         raise NotebookLoadError(f"cannot read {path.name}: {error!r}") from error
 
@@ -128,8 +133,17 @@ def plan(notebook_path):
 
     :raises NotebookLoadError: if the notebook cannot be read.
     """
+    return _plan(_read_code_cells(Path(notebook_path)))
+
+
+def plan_of_cells(cells):
+    """:func:`plan` of a notebook already read: its cells, dicts as in the .ipynb file."""
+    return _plan(_code_cells(cells))
+
+
+def _plan(code_cells):
     statements = []
-    for number, source, role in _code_cells(Path(notebook_path)):
+    for number, source, role in code_cells:
         if role == "test":
             continue
         try:

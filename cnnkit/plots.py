@@ -6,19 +6,43 @@ keeps nothing between calls and a notebook cell ending with the call shows the f
 s stride, H_out = (H - k) // s + 1.
 """
 
+import functools
+import importlib
+
 import numpy as np
-import seaborn as sns
-from matplotlib.colors import to_rgba
-from matplotlib import pyplot as plt
-from matplotlib.patches import ConnectionPatch, Rectangle
+
+
+class LazyModule:
+    """A module imported at its first use: matplotlib and seaborn take about two seconds to import, and code that
+    draws nothing (the grader, a notebook's checks) should not wait for them."""
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+plt = LazyModule("matplotlib.pyplot")
+sns = LazyModule("seaborn")
+patches = LazyModule("matplotlib.patches")
+mcolors = LazyModule("matplotlib.colors")
 
 INK = "#222222"
 HIGHLIGHT = "#d62728"
 MISSED = "#bbbbbb"
 
 
+@functools.cache
+def _set_theme():
+    """seaborn's theme, set once, before the first figure."""
+    sns.set_theme()
+
+
 def new_figure(width, height):
-    """A fresh figure with constrained layout, already closed in pyplot (shown once, when returned)."""
+    """A fresh figure with constrained layout and seaborn's theme, already closed in pyplot (shown once, when
+    returned)."""
+    _set_theme()
     fig = plt.figure(figsize=(width, height), layout="constrained")
     plt.close(fig)
     return fig
@@ -50,7 +74,7 @@ def _cells(ax, n_rows, n_cols, colors=None, labels=None, fontsize=8):
     colors, labels = colors or {}, labels or {}
     for i in range(n_rows):
         for j in range(n_cols):
-            ax.add_patch(Rectangle((j, i), 1, 1, facecolor=colors.get((i, j), "white"), edgecolor="#999999",
+            ax.add_patch(patches.Rectangle((j, i), 1, 1, facecolor=colors.get((i, j), "white"), edgecolor="#999999",
                                    linewidth=0.8))
             if (i, j) in labels:
                 ax.text(j + 0.5, i + 0.5, labels[(i, j)], ha="center", va="center", fontsize=fontsize, color=INK)
@@ -62,13 +86,13 @@ def _cells(ax, n_rows, n_cols, colors=None, labels=None, fontsize=8):
 
 def _outline(ax, row, col, height, width, color=INK, style="-", linewidth=2.5, zorder=5):
     """Thick rectangle around the cells [row, row + height) x [col, col + width)."""
-    ax.add_patch(Rectangle((col, row), width, height, fill=False, edgecolor=color, linestyle=style,
+    ax.add_patch(patches.Rectangle((col, row), width, height, fill=False, edgecolor=color, linestyle=style,
                            linewidth=linewidth, zorder=zorder))
 
 
 def _hatch(ax, row, col, height, width, label=None):
     """Grey hatching over cells that no window reaches."""
-    ax.add_patch(Rectangle((col, row), width, height, facecolor=to_rgba(MISSED, 0.35), edgecolor=MISSED,
+    ax.add_patch(patches.Rectangle((col, row), width, height, facecolor=mcolors.to_rgba(MISSED, 0.35), edgecolor=MISSED,
                            hatch="///", linewidth=0, zorder=3))
     if label:
         ax.text(col + width / 2, row + height / 2, label, ha="center", va="center", fontsize=7, color="#555555",
@@ -109,7 +133,7 @@ def plot_sliding_windows(height=5, width=6, k=3, strides=(1, 2)):
     for row_axes, s, h_out, w_out in zip(axes, strides, h_outs, w_outs):
         ax_in, ax_out = row_axes
         palette = sns.color_palette("husl", h_out * w_out)
-        color = {(p, q): to_rgba(palette[p * w_out + q], 0.55) for p in range(h_out) for q in range(w_out)}
+        color = {(p, q): mcolors.to_rgba(palette[p * w_out + q], 0.55) for p in range(h_out) for q in range(w_out)}
         anchors = {(s * p, s * q): color[p, q] for p in range(h_out) for q in range(w_out)}
         _cells(ax_in, height, width, colors=anchors,
                labels={(s * p, s * q): f"{p},{q}" for p in range(h_out) for q in range(w_out)})
@@ -148,7 +172,7 @@ def plot_sliding_windows(height=5, width=6, k=3, strides=(1, 2)):
                     f"last window: i={last_i}, j={last_j}\n-> out[{last_i}//{s}, {last_j}//{s}]"
                     f" = out[{h_out - 1}, {w_out - 1}]",
                     ha="left", va="top", fontsize=8, family="monospace")
-        fig.add_artist(ConnectionPatch(xyA=(last_j + k, last_i + k / 2), coordsA=ax_in.transData,
+        fig.add_artist(patches.ConnectionPatch(xyA=(last_j + k, last_i + k / 2), coordsA=ax_in.transData,
                                        xyB=(w_out - 1, h_out - 0.5), coordsB=ax_out.transData,
                                        arrowstyle="-|>", color=INK, linewidth=1.2, mutation_scale=12))
     return fig
@@ -191,7 +215,7 @@ def plot_weight_gradient_cells(height=5, width=5, k=2, s=2):
     h_out, w_out = (height - k) // s + 1, (width - k) // s + 1
     fig = new_figure(2.6 * k + 0.4, 2.6 * k + 0.6)
     axes = fig.subplots(k, k, squeeze=False)
-    fill = to_rgba(sns.color_palette("deep")[0], 0.45)
+    fill = mcolors.to_rgba(sns.color_palette("deep")[0], 0.45)
     for a in range(k):
         for b in range(k):
             ax = axes[a, b]

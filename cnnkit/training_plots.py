@@ -6,11 +6,9 @@ with ink dark on light paper; signed maps use a red (positive) / blue (negative)
 """
 
 import numpy as np
-import seaborn as sns
-from matplotlib.patches import Rectangle
 
 from cnnkit.network import require_trained
-from cnnkit.plots import INK, new_figure
+from cnnkit.plots import INK, new_figure, patches, sns
 
 TRAIN_COLOR = "#1f77b4"
 VAL_COLOR = "#ff7f0e"
@@ -85,7 +83,7 @@ def plot_preprocessing(image, prepared):
         ax.set_title(title, fontsize=9)
         fig.colorbar(shown, ax=ax, shrink=0.8)
     pad = (prepared.shape[0] - image.shape[0]) // 2
-    axes[1].add_patch(Rectangle((pad - 0.5, pad - 0.5), image.shape[1], image.shape[0], fill=False,
+    axes[1].add_patch(patches.Rectangle((pad - 0.5, pad - 0.5), image.shape[1], image.shape[0], fill=False,
                                 edgecolor="#d62728", linestyle="--", linewidth=1.5))
     axes[1].text(prepared.shape[1] / 2 - 0.5, prepared.shape[0] - 0.5 + 0.15, "dashed: the original 8x8 image",
                  ha="center", va="top", fontsize=8, color="#d62728")
@@ -167,7 +165,7 @@ def plot_confusion_matrix(labels, predictions, title="validation split"):
                 annot_kws={"fontsize": 8})
     ax.collections[0].colorbar.set_ticks(range(0, max(3, counts[~off_diagonal].max()) + 1))
     for digit in range(n_classes):
-        ax.add_patch(Rectangle((digit, digit), 1, 1, facecolor="#e3f1e3", edgecolor="white", linewidth=0.5))
+        ax.add_patch(patches.Rectangle((digit, digit), 1, 1, facecolor="#e3f1e3", edgecolor="white", linewidth=0.5))
         ax.text(digit + 0.5, digit + 0.5, str(counts[digit, digit]), ha="center", va="center", fontsize=8,
                 color="#2c7a2c", fontweight="bold")
     ax.set(xlabel="predicted digit", ylabel="true digit")

@@ -169,6 +169,30 @@ def test_custom_conv_weights_and_evaluate():
     assert accuracy == 1.0 and loss > 0
 
 
+def test_the_shipped_digits_are_scikit_learns():
+    from sklearn import datasets
+
+    digits = datasets.load_digits()
+    images, labels = data.load_digits()
+    np.testing.assert_array_equal(images, digits.images / 16.0)
+    np.testing.assert_array_equal(labels, digits.target)
+    assert images.dtype == np.float64 and images.shape == (1797, 8, 8) and images.min() == 0 and images.max() == 1
+
+
+def test_the_split_is_a_stratified_partition_fixed_by_its_seed():
+    _, labels = data.load_digits()
+    train, val, test = data.split_indices(labels, seed=0)
+    assert sorted(np.concatenate([train, val, test]).tolist()) == list(range(len(labels)))
+    assert (len(train), len(val), len(test)) == (1079, 359, 359)
+    per_digit = np.bincount(labels)
+    for split, share in [(train, 0.6), (val, 0.2), (test, 0.2)]:
+        assert np.all(np.abs(np.bincount(labels[split], minlength=10) - share * per_digit) <= 1)
+    again = data.split_indices(labels, seed=0)
+    other = data.split_indices(labels, seed=1)
+    assert all(np.array_equal(a, b) for a, b in zip((train, val, test), again))
+    assert not np.array_equal(test, other[2])
+
+
 def digits_subset(n_train=200, n_val=60):
     images, labels = data.load_digits()
     x = network.prepare_images(images)

@@ -9,7 +9,7 @@ indices, ``calls.npz`` also holds ``count``, the number of calls in all phases. 
 the grader has read the results of every call before it (a backward call carries the expected output of forward,
 which no forward call may find). A call has ``kind`` ("views", "forward", "backward" or "train"), ``layer``
 ("conv" or "pool") and the inputs (``x``, ``k``, ``stride``, ``weights``, ``grad_output``, ``cache_out``,
-``max_items``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
+``max_items``, ``epochs``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
 strings saying what came back instead of an array (``"type:..."``, ``"dtype:..."``, ``"missing"``), or ``error``
 (the exception raised).
 
@@ -92,7 +92,7 @@ def _backward(cls, call):
 def _train(classes, call):
     from cnnkit import network
 
-    model, x_test, _ = network.train_digit_cnn(classes["conv"], classes["pool"])
+    model, x_test, _ = network.train_digit_cnn(classes["conv"], classes["pool"], epochs=int(call["epochs"]))
     return {"predictions": _array(model.predict(x_test))}
 
 
