@@ -42,10 +42,11 @@ test: $(READY)
 release: $(READY)
 	$(BIN)/python -m autograder.release
 
-## grade: grade every student of SUBMISSIONS (a folder <student_id>/<notebook>.ipynb, or an LMS zip)
+## grade: grade every new or changed submission of SUBMISSIONS (a folder <student_id>/<notebook>.ipynb, or an LMS
+## zip); FORCE=1 grades every student again (manual scores are kept either way)
 grade: $(READY)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip"; exit 2; }
-	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)"
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [FORCE=1]"; exit 2; }
+	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)" $(if $(FORCE),--force)
 
 ## demo: build a sample class (correct, untouched, original post, typical mistakes) and grade it
 demo: $(READY)
@@ -56,7 +57,8 @@ demo: $(READY)
 hidden: $(READY)
 	$(BIN)/python -m autograder.hidden_cases $(if $(HIDDEN_SEED),--seed $(HIDDEN_SEED))
 
-## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with the sandbox on and off
+## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with 1 worker and 1 per core, a
+## re-run after a late submission, seconds per stage (BENCHMARK_ARGS="--students N --baseline OTHER_CHECKOUT")
 benchmark: $(READY)
 	$(BIN)/python -m autograder.benchmark $(BENCHMARK_ARGS)
 

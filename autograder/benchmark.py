@@ -1,14 +1,18 @@
-"""Grading throughput: seconds per submission of plain ``nbgrader autograde`` and of ``make grade`` with the
-sandbox on and off, in one run.
+"""Grading throughput, measured side by side in one run: plain ``nbgrader autograde``, ``make grade`` with one
+worker and with one per core, a re-run after one late submission, and where a student's time goes.
 
-Usage: ``python -m autograder.benchmark [--students N]`` (what ``make benchmark`` runs). All three grade
-the same N submissions (the sample class, repeated) in fresh scratch course folders, one after the other
-on this machine. Plain autograde runs nbgrader's own kernel manager, without the sandbox and without the
-kit's verdicts; ``make grade`` also computes those verdicts, generates feedback and writes the reports.
+Usage: ``python -m autograder.benchmark [--students N] [--baseline FOLDER]`` (what ``make benchmark`` runs). Every
+run grades the same N submissions (the sample class, repeated) in a fresh scratch course folder, one after the
+other on this machine. Plain autograde is nbgrader as it comes (its own preprocessors and kernel manager: every
+cell runs, no sandbox, no verdicts, one student at a time); ``make grade`` keeps the sandbox, computes the kit's
+verdicts, generates feedback and writes the reports. ``--baseline`` also times ``make grade`` of another checkout of
+the kit (with its own ``.venv``), e.g. an older commit, on a class built by its own sample class.
 """
 
 import argparse
+import csv
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -17,66 +21,108 @@ import time
 from itertools import cycle, islice
 from pathlib import Path
 
-from autograder import sample_class
+from autograder import sample_class, stages
 from autograder.release import ASSIGNMENT, generate_assignment, run_nbgrader
 
-
 # Plain `nbgrader autograde` stops the whole run at a notebook with a copied cell (duplicate grade id),
-# so that sample is left out of the class both sides grade.
+# so that sample is left out of the class every run grades.
 STOPS_PLAIN_NBGRADER = {"jupyterlab_accidents"}
+NBGRADER_AUTOGRADE_PREPROCESSORS = [  # nbgrader's own default list (nbgrader.converters.Autograde)
+    "nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata"]
 
 
-def make_class(folder, release, students):
-    """``students`` submissions in ``folder``, cycling through the sample class."""
-    samples = sample_class.build(Path(folder) / "samples", release)
-    names = sorted(path.name for path in samples.iterdir() if path.name not in STOPS_PLAIN_NBGRADER)
-    for number, name in enumerate(islice(cycle(names), students)):
-        shutil.copytree(samples / name, Path(folder) / "class" / f"s{number:03d}_{name}")
-    return Path(folder) / "class"
+def repeat_class(samples, folder, students, first=0):
+    """``students`` submissions in ``folder``, cycling through the sample students of ``samples``; returns the
+    folder."""
+    names = sorted(path.name for path in Path(samples).iterdir() if path.name not in STOPS_PLAIN_NBGRADER)
+    for number, name in enumerate(islice(cycle(names), students), start=first):
+        shutil.copytree(Path(samples) / name, Path(folder) / f"s{number:03d}_{name}")
+    return Path(folder)
 
 
 def plain_autograde(class_dir, course_root):
-    """Seconds for ``nbgrader autograde`` of the whole class, after copying it into submitted/."""
+    """Seconds for nbgrader's own ``nbgrader autograde`` of the whole class, after copying it into submitted/."""
     generate_assignment(course_root)
     for student in class_dir.iterdir():
         shutil.copytree(student, course_root / "submitted" / student.name / ASSIGNMENT)
+    preprocessors = [f"--Autograde.autograde_preprocessors={name}" for name in NBGRADER_AUTOGRADE_PREPROCESSORS]
     started = time.perf_counter()
     try:
-        run_nbgrader("autograde", ASSIGNMENT, "--create", "--Execute.kernel_manager_class="
-                     "jupyter_client.manager.AsyncKernelManager", course_root=course_root, quiet=True)
+        run_nbgrader("autograde", ASSIGNMENT, "--create", *preprocessors,
+                     "--Execute.kernel_manager_class=jupyter_client.manager.AsyncKernelManager",
+                     course_root=course_root, quiet=True)
     except subprocess.CalledProcessError:  # nbgrader exits 1 when some submission failed; it graded the rest
         pass
     return time.perf_counter() - started
 
 
-def kit_grade(class_dir, course_root, sandbox=True):
-    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class, with or without the
-    sandbox."""
-    environment = {**os.environ, "CNNKIT_SANDBOX": "on" if sandbox else "off"}
+def kit_grade(class_dir, course_root, jobs=None, python=sys.executable, cwd=None):
+    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class."""
+    command = [python, "-m", "autograder.grade", str(class_dir), f"--course-root={course_root}"]
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "autograder.grade", str(class_dir), f"--course-root={course_root}"],
-                   check=True, stdout=subprocess.DEVNULL, env=environment)
+    subprocess.run(command + ([f"--jobs={jobs}"] if jobs else []), check=True, stdout=subprocess.DEVNULL, cwd=cwd)
     return time.perf_counter() - started
+
+
+def busy_cores(run):
+    """(the result of ``run()``, the share of this machine's cores its processes kept busy while it ran)."""
+    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    result = run()
+    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - started
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return result, used / (wall * os.cpu_count())
+
+
+def stage_means(reports):
+    """{stage: mean seconds per student} from a run's seconds.csv."""
+    with open(Path(reports) / "seconds.csv") as file:
+        rows = list(csv.DictReader(file))
+    return {stage: sum(float(row[stage]) for row in rows) / len(rows) for stage in stages.STAGES}
+
+
+def baseline_grade(checkout, scratch, students):
+    """Seconds for ``make grade`` of another checkout of the kit, on a class its own sample class built."""
+    python = str(Path(checkout).resolve() / ".venv" / "bin" / "python")
+    samples = scratch / "baseline-samples"
+    subprocess.run([python, "-m", "autograder.sample_class", str(samples)], check=True, cwd=checkout,
+                   stdout=subprocess.DEVNULL)
+    class_dir = repeat_class(samples, scratch / "baseline-class", students)
+    return kit_grade(class_dir, scratch / "baseline-course", python=python, cwd=checkout)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=12, help="number of submissions (default 12)")
+    parser.add_argument("--students", type=int, default=24, help="number of submissions (default 24)")
+    parser.add_argument("--baseline", type=Path, help="another checkout of the kit, with its .venv, to time too")
     args = parser.parse_args(argv)
+    n, cores = args.students, os.cpu_count()
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
-        class_dir = make_class(scratch, generate_assignment(scratch / "release-course"), args.students)
-        plain = plain_autograde(class_dir, scratch / "plain")
-        kit = kit_grade(class_dir, scratch / "kit")
-        unconfined = kit_grade(class_dir, scratch / "kit-unconfined", sandbox=False)
-    n = args.students
-    print(f"{n} submissions, {os.cpu_count()} cores")
-    print(f"  nbgrader autograde:          {plain:7.1f} s  {plain / n:5.2f} s per submission (autograde only)")
-    print(f"  make grade, sandbox on:      {kit:7.1f} s  {kit / n:5.2f} s per submission (autograde, verdicts, "
-          "feedback, reports)")
-    print(f"  make grade, sandbox off:     {unconfined:7.1f} s  {unconfined / n:5.2f} s per submission")
-    print(f"  ratio sandbox on / off: {kit / unconfined:.2f}; make grade (sandbox on) / nbgrader autograde: "
-          f"{kit / plain:.2f}")
+        samples = sample_class.build(scratch / "samples", generate_assignment(scratch / "release-course"))
+        class_dir = repeat_class(samples, scratch / "class", n)
+        runs = {}
+        if args.baseline:
+            runs[f"make grade of {args.baseline}, {cores} workers"] = baseline_grade(args.baseline, scratch, n)
+        runs["nbgrader autograde (nbgrader as it comes)"] = plain = plain_autograde(class_dir, scratch / "plain")
+        runs["make grade, 1 worker"] = kit_grade(class_dir, scratch / "kit-1", jobs=1)
+        kit, busy = busy_cores(lambda: kit_grade(class_dir, scratch / "kit"))
+        runs[f"make grade, {cores} workers"] = kit
+        breakdown = stage_means(scratch / "kit" / "reports")
+        repeat_class(samples, class_dir, 1, first=n)  # one late submission, then the same command again
+        late = kit_grade(class_dir, scratch / "kit")
+    print(f"{n} submissions (the sample class repeated), {cores} cores\n")
+    width = max(map(len, runs))
+    for name, seconds in runs.items():
+        print(f"  {name:{width}}  {seconds:7.1f} s  {seconds / n:6.2f} s per submission")
+    print(f"\n  ratio make grade ({cores} workers) / nbgrader autograde: {kit / plain:.2f}; the {cores} workers kept "
+          f"{busy:.0%} of the cores busy")
+    print(f"  re-run after one late submission (only it is graded): {late:.1f} s")
+    print(f"\nSeconds per student and stage, make grade with {cores} workers (the verdicts and their training run "
+          "beside nbgrader's kernels, so stages overlap):")
+    print("  " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in breakdown.items()))
 
 
 if __name__ == "__main__":

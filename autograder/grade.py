@@ -11,6 +11,7 @@ exit status is non-zero only when the kit itself failed.
 """
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import shutil
@@ -27,7 +28,7 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import feedback, reports, sandbox, stages, verdict
+from autograder import feedback, kit_records, reports, sandbox, stages, verdict
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.runner import harvest
@@ -49,6 +50,15 @@ class StudentResult:
     tests: list = field(default_factory=list)  # (notebook, grade_id, points, max_points)
     review: list = field(default_factory=list)  # (notebook, grade_id, kit points, nbgrader points, kit's reason)
     seconds: dict = field(default_factory=dict)  # stage -> seconds spent on this student (see autograder.stages)
+    manual: dict = field(default_factory=dict)  # grade_id -> (a person's manual score, the kit's points)
+    unchanged: bool = False  # the same submission as at the last run: its result was kept, not graded again
+
+    @classmethod
+    def from_fields(cls, fields):
+        """A result back from :func:`dataclasses.asdict`'s fields (as kept in autograder.kit_records)."""
+        fields = {**fields, "tests": [tuple(test) for test in fields["tests"]],
+                  "review": [tuple(row) for row in fields["review"]], "manual": {}}
+        return cls(**fields)
 
     def earn_nothing(self, graded_cells):
         """Zero points for every graded test (a submission that cannot be graded, or a failure of the kit)."""
@@ -158,10 +168,11 @@ def _disagreement(points, nbgrader_points, reason):
 
 
 def record_in_gradebook(course_root, result, reasons):
-    """Write the kit's points into nbgrader's gradebook. Where nbgrader's own (in-kernel) score differs, the kit's
-    becomes the manual score, the cell is marked as needing a manual grade in the formgrader, and the test is
-    listed in ``result.review``."""
-    with Gradebook(f"sqlite:///{Path(course_root) / 'gradebook.db'}") as gradebook:
+    """Write the kit's points into nbgrader's gradebook as each cell's autograder score. Where nbgrader's own
+    (in-kernel) score differs, the cell is marked as needing a manual grade in the formgrader, and the test is listed
+    in ``result.review``. Manual scores are a person's: never written here (nbgrader counts them instead of the
+    autograder score, and so do the reports)."""
+    with Gradebook(kit_records.database_url(course_root)) as gradebook:
         gradebook.update_or_create_student(result.student_id)
         try:
             gradebook.find_submission(ASSIGNMENT, result.student_id)
@@ -173,8 +184,8 @@ def record_in_gradebook(course_root, result, reasons):
             if disagrees:
                 result.review.append((notebook, grade_id, points, grade.auto_score,
                                       _disagreement(points, grade.auto_score, reasons.get(grade_id, ""))))
-            grade.manual_score = points if grade.auto_score is None or disagrees else None
-            grade.needs_manual_grade = disagrees
+            grade.auto_score = points
+            grade.needs_manual_grade = disagrees or grade.manual_score is not None  # as nbgrader does on re-grading
         gradebook.db.commit()
     for notebook, grade_id, points, auto, reason in result.review:
         result.notes.append(f"review {notebook}: {grade_id}: " + (reason if auto is None else
@@ -280,35 +291,74 @@ def _grade_all(course_root, submissions, graded_cells, hidden, jobs):
             yield future.result()
 
 
-def _grade_class(course_root, submissions, graded_cells, hidden, jobs, progress):
-    """Every student's StudentResult, in the order of ``submissions``; a student whose grading failed in a worker
-    (e.g. the gradebook was busy) is graded once more, alone."""
-    by_student = {}
+def _grade_class(course_root, submissions, graded_cells, hidden, jobs, progress, done):
+    """Grade ``submissions``, calling ``done(result)`` with each student's StudentResult as soon as it is final; a
+    student whose grading failed in a worker (e.g. the gradebook was busy) is graded once more, alone, at the end."""
+    again = []
     with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
         for result in _grade_all(course_root, submissions, graded_cells, hidden, jobs):
-            by_student[result.student_id] = result
+            if result.status == "grader error" and jobs > 1:
+                again.append(result.student_id)
+            else:
+                done(result)
             bar.set_postfix_str(result.student_id)
             bar.update()
-    results = []
-    for submission in submissions:  # in the order of the input, whatever the order they finished in
-        result = by_student[submission.student_id]
-        if result.status == "grader error" and jobs > 1:  # e.g. the gradebook was busy: once more, alone
+    for submission in submissions:
+        if submission.student_id in again:
             result = _grade_safely(make_api(course_root), course_root, submission, graded_cells, hidden)
             result.notes.append("graded a second time, alone, after a grader error")
-        results.append(result)
+            done(result)
+
+
+def with_manual_scores(course_root, results):
+    """Where a person set a manual score in the gradebook (the formgrader, nbgrader's API), it replaces the kit's
+    points in ``results`` (recorded in ``result.manual`` and in a note): the reports count what nbgrader counts."""
+    with Gradebook(kit_records.database_url(course_root)) as gradebook:
+        for result in results:
+            try:
+                gradebook.find_submission(ASSIGNMENT, result.student_id)
+            except MissingEntry:
+                continue
+            for index, (notebook, grade_id, points, max_points) in enumerate(result.tests):
+                try:
+                    manual = gradebook.find_grade(grade_id, notebook, ASSIGNMENT, result.student_id).manual_score
+                except MissingEntry:
+                    continue
+                if manual is not None:
+                    result.manual[grade_id] = (manual, points)
+                    result.tests[index] = (notebook, grade_id, manual, max_points)
+                    result.notes.append(f"manual score {notebook}: {grade_id}: {manual:g} set by a person "
+                                        f"(the kit's verdict: {points:g})")
+            for notebook in result.scores:
+                result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
     return results
 
 
-def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None, hidden_cases=None):
-    """Grade every student of ``submissions_path``; returns the list of StudentResult, in input order.
+def _still_to_grade(submissions, stored, hashes, force):
+    """(the submissions to grade, {student_id: StudentResult} of those unchanged since their last grading)."""
+    kept = {}
+    for submission in submissions:
+        previous = stored.get(submission.student_id)
+        if not force and previous and previous[0] == hashes[submission.student_id] \
+                and previous[1]["status"] != "grader error":
+            kept[submission.student_id] = StudentResult.from_fields({**previous[1], "unchanged": True, "seconds": {}})
+    return [submission for submission in submissions if submission.student_id not in kept], kept
+
+
+def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None, hidden_cases=None,
+          force=False):
+    """Grade every new or changed submission of ``submissions_path``; returns the list of StudentResult of every
+    student, in input order (with ``unchanged`` set for those kept from the last run).
 
     :param jobs: how many students are graded at a time (default: one per core).
     :param hidden_cases: the instructor's hidden cases file (default: $CNNKIT_HIDDEN_CASES, else
         autograder/hidden/cases.npz).
+    :param force: grade every student again, changed or not (manual scores are kept all the same).
     """
     course_root = Path(course_root).resolve()
     reports_dir = Path(reports_dir or course_root / "reports")
-    hidden = verdict.load_hidden(hidden_cases or os.environ.get("CNNKIT_HIDDEN_CASES") or HIDDEN_CASES)
+    hidden_cases = Path(hidden_cases or os.environ.get("CNNKIT_HIDDEN_CASES") or HIDDEN_CASES)
+    hidden = verdict.load_hidden(hidden_cases)
     generate_assignment(course_root)  # the gradebook learns the graded cells and hidden tests from solutions/
     graded_cells = graded_cells_of_source()
     names = list(graded_cells)
@@ -317,24 +367,39 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
         submissions = read_zip(submissions_path, course_root, ASSIGNMENT, names)
     else:
         submissions = read_folder(submissions_path, names)
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(submissions)))
+    records = kit_records.Records(kit_records.database_url(course_root))
+    key = kit_records.grading_key(SOLUTIONS, hidden_cases)
+    hashes = {submission.student_id: kit_records.submission_hash(submission, key) for submission in submissions}
+    to_grade, kept = _still_to_grade(submissions, records.load(), hashes, force)
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(to_grade)))
     scratch = course_root / "scratch"  # the sandboxes' folders, also those an interrupted run left
     shutil.rmtree(scratch, ignore_errors=True)
     scratch.mkdir()
     previous_root = os.environ.get("CNNKIT_SCRATCH_ROOT")
     os.environ["CNNKIT_SCRATCH_ROOT"] = str(scratch)  # read by the sandboxes, in this process and the workers
     try:
-        results = _grade_class(course_root, submissions, graded_cells, hidden, jobs, progress)
+        graded = {}
+
+        def done(result):  # kept at once: an interrupted run loses no finished student
+            graded[result.student_id] = result
+            if result.status != "invalid student id":  # its id is not a key the database should hold
+                records.save(result.student_id, hashes[result.student_id], dataclasses.asdict(result))
+
+        _grade_class(course_root, to_grade, graded_cells, hidden, jobs, progress, done)
     finally:
+        records.close()
         if previous_root is None:
             del os.environ["CNNKIT_SCRATCH_ROOT"]
         else:
             os.environ["CNNKIT_SCRATCH_ROOT"] = previous_root
         shutil.rmtree(scratch, ignore_errors=True)
+    results = with_manual_scores(course_root, [graded.get(s.student_id) or kept[s.student_id] for s in submissions])
     started = time.perf_counter()
     reports.write_all(results, graded_cells, reports_dir)
-    for result in results:  # the class's reports, shared out
-        result.seconds["reports"] = (time.perf_counter() - started) / len(results)
+    for result in results:  # the class's reports, shared out among the students graded now
+        if not result.unchanged:
+            result.seconds["reports"] = (time.perf_counter() - started) / sum(not r.unchanged for r in results)
+    reports.write_seconds(results, reports_dir / "seconds.csv")
     return results
 
 
@@ -345,6 +410,9 @@ def main(argv=None):
     parser.add_argument("--course-root", type=Path, default=COURSE_ROOT, help="nbgrader course folder")
     parser.add_argument("--reports", type=Path, default=None, help="where the CSVs and figures go")
     parser.add_argument("--jobs", type=int, default=None, help="students graded at a time (default: one per core)")
+    parser.add_argument("--force", action="store_true",
+                        help="grade every student again, also those whose submission did not change (manual scores "
+                             "are kept)")
     parser.add_argument("--hidden", type=Path, default=None,
                         help="the hidden cases file (default: $CNNKIT_HIDDEN_CASES, else autograder/hidden/cases.npz)")
     args = parser.parse_args(argv)
@@ -352,10 +420,13 @@ def main(argv=None):
         parser.error(f"{args.submissions} does not exist")
     print("\n".join(f"Protection - {line}" for line in sandbox.protections()))
     started = time.perf_counter()
-    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden)
+    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden,
+                    force=args.force)
     print(reports.table(results))
-    print(f"\n{len(results)} students graded in {time.perf_counter() - started:.1f} s. "
-          f"Reports in {args.reports or args.course_root / 'reports'}")
+    kept = sum(result.unchanged for result in results)
+    print(f"\n{len(results) - kept} students graded in {time.perf_counter() - started:.1f} s"
+          + (f", {kept} unchanged since the last run (their results kept; --force grades them again)" if kept else "")
+          + f". Reports in {args.reports or args.course_root / 'reports'}")
     return 1 if any(result.status == "grader error" for result in results) else 0
 
 

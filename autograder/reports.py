@@ -11,6 +11,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from autograder.stages import STAGES  # noqa: E402
+
 
 def _points(value):
     """Points as written in the reports: integers without '.0', otherwise two decimals."""
@@ -35,13 +37,15 @@ def write_grades(results, graded_cells, path):
 
 
 def write_tests(results, path):
-    """tests.csv: one row per student and graded test cell."""
+    """tests.csv: one row per student and graded test cell; scored_by says whose points count: "kit" (its verdict)
+    or "person" (a manual score set in the formgrader or through nbgrader's API)."""
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
-        writer.writerow(["student_id", "notebook", "grade_id", "points", "max_points"])
+        writer.writerow(["student_id", "notebook", "grade_id", "points", "max_points", "scored_by"])
         for result in results:
             for notebook, grade_id, points, max_points in result.tests:
-                writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(max_points)])
+                writer.writerow([result.student_id, notebook, grade_id, _points(points), _points(max_points),
+                                 "person" if grade_id in result.manual else "kit"])
 
 
 def write_review(results, path):
@@ -55,6 +59,16 @@ def write_review(results, path):
             for notebook, grade_id, points, nbgrader_points, reason in result.review:
                 writer.writerow([result.student_id, notebook, grade_id, _points(points),
                                  "" if nbgrader_points is None else _points(nbgrader_points), reason])
+
+
+def write_seconds(results, path):
+    """seconds.csv: one row per student, the seconds spent in each grading stage (see autograder.stages), 0 for a
+    student kept unchanged from an earlier run."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["student_id", *STAGES])
+        for result in results:
+            writer.writerow([result.student_id, *(round(result.seconds.get(stage, 0.0), 3) for stage in STAGES)])
 
 
 def plot_class_report(results, path):

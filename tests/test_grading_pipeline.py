@@ -13,7 +13,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import grade as grading
-from autograder import feedback, sample_class
+from autograder import feedback, sample_class, teaching_cells
 from autograder.release import ASSIGNMENT
 from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, TRAINING
 from grading_helpers import hidden_numbers
@@ -120,13 +120,17 @@ def test_the_gradebook_holds_the_points_of_the_reports(graded):
 
 
 def test_grading_again_gives_the_same_result(graded):
-    """Re-running on part of the class, in the same course folder, changes nothing for those students."""
+    """Re-running on part of the class, in the same course folder, changes nothing for those students: kept as they
+    were when unchanged, and the same when graded again by force."""
     results, root = graded
     again_dir = root / "again"
     for student in ("correct", "original_post", "missing_notebook"):
         shutil.copytree(root / "class" / student, again_dir / student)
-    again = grading.grade(again_dir, course_root=root, reports_dir=root / "reports-again", progress=False)
-    for result in again:
+    kept = grading.grade(again_dir, course_root=root, reports_dir=root / "reports-kept", progress=False)
+    assert [result.unchanged for result in kept] == [True, True, True]
+    again = grading.grade(again_dir, course_root=root, reports_dir=root / "reports-again", progress=False, force=True)
+    assert [result.unchanged for result in again] == [False, False, False]
+    for result in kept + again:
         first = results[result.student_id]
         assert (result.status, result.scores, result.tests) == (first.status, first.scores, first.tests)
 
@@ -148,8 +152,8 @@ def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
     results, root = graded
     with open(root / "reports" / "tests.csv") as file:
         rows = list(csv.DictReader(file))
-    assert list(rows[0]) == ["student_id", "notebook", "grade_id", "points", "max_points"]
-    assert len(rows) == len(results) * 11
+    assert list(rows[0]) == ["student_id", "notebook", "grade_id", "points", "max_points", "scored_by"]
+    assert len(rows) == len(results) * 11 and {row["scored_by"] for row in rows} == {"kit"}
     post = {row["grade_id"]: row["points"] for row in rows if row["student_id"] == "original_post"}
     assert post["conv_forward_stride1"] == "2" and post["conv_forward_strided"] == "0"
 
@@ -207,3 +211,59 @@ def test_feedback_past_its_time_limit_becomes_plain_text_pages_that_keep_the_poi
         assert "Score: 7 / 7" in page and "pool_backward_ties: 2 / 2" in page and "<script" not in page
     finally:
         assert feedback.generate(api, root, "correct", [CONV, POOL, TRAINING], tests) is None
+
+
+def test_the_feedback_says_which_cells_were_not_run_for_grading(graded):
+    """Grading skips the cells that only teach (autograder/teaching_cells.py); each says so in the feedback."""
+    _, root = graded
+    for notebook in (CONV, POOL, TRAINING):
+        page = (root / "feedback" / "correct" / ASSIGNMENT / f"{notebook}.html").read_text()
+        expected = len(teaching_cells.teaching_grade_ids(notebook))
+        assert page.count("Not run for grading") == expected > 0, notebook
+
+
+def reported_tests(reports, student):
+    with open(reports / "tests.csv") as file:
+        return {row["grade_id"]: (row["points"], row["scored_by"]) for row in csv.DictReader(file)
+                if row["student_id"] == student}
+
+
+def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_persons_scores(graded):
+    """A TA gives a manual score and a comment (nbgrader's Gradebook API, as the formgrader does); a late student
+    arrives; make grade runs again, then again with --force, then after the student changed a notebook. Only new or
+    changed submissions are graded unless forced, and the manual score and the comment survive every run; the
+    reports count the manual score and say whose it is."""
+    _, root = graded
+    folder = root / "rerun"
+    shutil.copytree(root / "class" / "correct", folder / "ta_reviewed")
+    grading.grade(folder, course_root=root, reports_dir=root / "reports-rerun", progress=False)
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "ta_reviewed").manual_score = 0.5
+        comment = gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "ta_reviewed")
+        comment.manual_comment = "Nice generator; mind the docstring."
+        gradebook.db.commit()
+    shutil.copytree(root / "class" / "flipped_kernel", folder / "late_student")
+
+    def check(results, regraded, reports):
+        assert {r.student_id: not r.unchanged for r in results} == regraded
+        ta = next(r for r in results if r.student_id == "ta_reviewed")
+        assert ta.manual == {"conv_views": (0.5, 1.0)} and ta.scores[CONV] == 9.5
+        assert any("conv_views: 0.5 set by a person" in note for note in ta.notes)
+        assert reported_tests(reports, "ta_reviewed")["conv_views"] == ("0.5", "person")
+        assert reported_tests(reports, "ta_reviewed")["conv_forward_stride1"] == ("2", "kit")
+        with open(reports / "grades.csv") as file:
+            assert {row["student_id"]: row["total"] for row in csv.DictReader(file)}["ta_reviewed"] == "19.5"
+        with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+            assert gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "ta_reviewed").manual_score == 0.5
+            assert gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "ta_reviewed").manual_comment == \
+                "Nice generator; mind the docstring."
+
+    check(grading.grade(folder, course_root=root, reports_dir=root / "r1", progress=False),
+          {"ta_reviewed": False, "late_student": True}, root / "r1")
+    check(grading.grade(folder, course_root=root, reports_dir=root / "r2", progress=False, force=True),
+          {"ta_reviewed": True, "late_student": True}, root / "r2")
+    changed = json.loads((folder / "ta_reviewed" / f"{POOL}.ipynb").read_text())
+    changed["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "Done!", "id": "late-note"})
+    (folder / "ta_reviewed" / f"{POOL}.ipynb").write_text(json.dumps(changed))
+    check(grading.grade(folder, course_root=root, reports_dir=root / "r3", progress=False),
+          {"ta_reviewed": True, "late_student": False}, root / "r3")

@@ -325,8 +325,9 @@ def gradebook_scores(root, students):
 
 def test_the_gradebook_holds_the_points_of_the_reports(mixed):
     """For every student of the mixed run, each graded cell's score in nbgrader's gradebook is the points of
-    tests.csv (so no attack wrote it); a test where nbgrader's in-kernel score differs is marked for a manual look
-    and listed in review.csv; the student with an invalid id never reached the gradebook."""
+    tests.csv, written as the autograder score (so no attack wrote it); a test where nbgrader's in-kernel score
+    differed is marked for a manual look and listed in review.csv, and only those; the student with an invalid id
+    never reached the gradebook."""
     results, root = mixed
     reported = rows(root / "reports")
     with open(root / "reports" / "review.csv") as file:
@@ -338,8 +339,8 @@ def test_the_gradebook_holds_the_points_of_the_reports(mixed):
             continue
         assert {grade_id: score for grade_id, (score, _, _) in stored[student].items()} == points, student
         for grade_id, (score, auto, needs_look) in stored[student].items():
-            disagrees = auto is not None and auto != points[grade_id]
-            assert needs_look == disagrees == ((student, grade_id) in review), (student, grade_id)
+            assert auto == score, (student, grade_id)
+            assert needs_look == ((student, grade_id) in review), (student, grade_id)
 
 
 def test_a_class_computed_by_the_kit_oracle_is_flagged_for_review(mixed):
