@@ -12,7 +12,6 @@ the kit (with its own ``.venv``), e.g. an older commit, on a class built by its 
 import argparse
 import csv
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -67,13 +66,21 @@ def kit_grade(class_dir, course_root, jobs=None, python=sys.executable, cwd=None
     return time.perf_counter() - started
 
 
+def _cpu_jiffies():
+    """(busy, total) clock ticks of all cores since boot, from /proc/stat (Linux)."""
+    with open("/proc/stat") as file:
+        ticks = [int(value) for value in file.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]  # idle and iowait
+    return sum(ticks) - idle, sum(ticks)
+
+
 def busy_cores(run):
-    """(the result of ``run()``, the share of this machine's cores its processes kept busy while it ran)."""
-    before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    """(the result of ``run()``, the share of this machine's core time that was busy while it ran); the machine is
+    assumed otherwise quiet."""
+    busy_before, total_before = _cpu_jiffies()
     result = run()
-    after, wall = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - started
-    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return result, used / (wall * os.cpu_count())
+    busy_after, total_after = _cpu_jiffies()
+    return result, (busy_after - busy_before) / max(1, total_after - total_before)
 
 
 def stage_means(reports):
@@ -118,7 +125,7 @@ def main(argv=None):
     for name, seconds in runs.items():
         print(f"  {name:{width}}  {seconds:7.1f} s  {seconds / n:6.2f} s per submission")
     print(f"\n  ratio make grade ({cores} workers) / nbgrader autograde: {kit / plain:.2f}; the {cores} workers kept "
-          f"{busy:.0%} of the cores busy")
+          f"the cores {busy:.0%} busy")
     print(f"  re-run after one late submission (only it is graded): {late:.1f} s")
     print(f"\nSeconds per student and stage, make grade with {cores} workers (the verdicts and their training run "
           "beside nbgrader's kernels, so stages overlap):")

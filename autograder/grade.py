@@ -1,13 +1,15 @@
-"""Grade a class: ``python -m autograder.grade SUBMISSIONS`` (what ``make grade`` runs).
+"""Grade a class: ``python -m autograder.grade SUBMISSIONS [--force]`` (what ``make grade`` runs).
 
-SUBMISSIONS is a folder ``<student_id>/<notebook>.ipynb`` or an LMS export zip. For every student:
-add them to nbgrader's gradebook and autograde (every kernel in the sandbox, see
-:mod:`autograder.sandbox`); compute the kit's own verdict on every graded test from the outputs of
-the student's code on the hidden inputs (:mod:`autograder.verdict`); write those points into the
-gradebook, flagging every test where nbgrader's in-kernel result disagreed; generate the feedback
-HTML. Then write autograder/reports/grades.csv, tests.csv, review.csv and class_report.png, and print
-one row per student. A bad submission is recorded with its status and never stops the others; the
-exit status is non-zero only when the kit itself failed.
+SUBMISSIONS is a folder ``<student_id>/<notebook>.ipynb`` or an LMS export zip. Students whose submission is
+unchanged since their last grading keep that result (:mod:`autograder.kit_records`; ``--force`` grades everyone).
+For every other student: add them to nbgrader's gradebook and autograde (every kernel in the sandbox, see
+:mod:`autograder.sandbox`; the cells that only teach are not run, see :mod:`autograder.teaching_cells`); meanwhile,
+compute the kit's own verdict on every graded test from the outputs of the student's code on the hidden inputs
+(:mod:`autograder.verdict`); write those points into the gradebook as the autograder scores, flagging every test
+where nbgrader's in-kernel result disagreed; generate the feedback HTML. Then count the manual scores a person set,
+write autograder/reports/grades.csv, tests.csv, review.csv, seconds.csv and class_report.png, and print one row per
+student. A bad submission is recorded with its status and never stops the others; the exit status is non-zero only
+when the kit itself failed.
 """
 
 import argparse
