@@ -361,7 +361,7 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     reports_dir = Path(reports_dir or course_root / "reports")
     hidden_cases = Path(hidden_cases or os.environ.get("CNNKIT_HIDDEN_CASES") or HIDDEN_CASES)
     hidden = verdict.load_hidden(hidden_cases)
-    generate_assignment(course_root)  # the gradebook learns the graded cells and hidden tests from solutions/
+    generate_assignment(course_root, if_changed=True)  # the gradebook learns the graded cells and hidden tests
     graded_cells = graded_cells_of_source()
     names = list(graded_cells)
     submissions_path = Path(submissions_path)

@@ -52,12 +52,25 @@ def normalized(notebook):
     return notebook
 
 
-def generate_assignment(course_root=COURSE_ROOT):
+def _generated_from_solutions(course_root):
+    """Whether the course's source, release and gradebook were generated from ``solutions/`` as it is now."""
+    source, release = course_root / "source" / ASSIGNMENT, course_root / "release" / ASSIGNMENT
+    names = sorted(path.name for path in SOLUTIONS.glob("*.ipynb"))
+    return (course_root / "gradebook.db").is_file() and sorted(path.name for path in source.glob("*")) == names \
+        and all((release / name).is_file() for name in names) \
+        and all((source / name).read_bytes() == (SOLUTIONS / name).read_bytes() for name in names)
+
+
+def generate_assignment(course_root=COURSE_ROOT, if_changed=False):
     """Copy ``solutions/*.ipynb`` into ``<course_root>/source/cnn`` and run nbgrader on it.
 
+    :param if_changed: do nothing when the course was already generated from ``solutions/`` as it is now (nbgrader
+        takes seconds to start).
     :returns: the folder holding the generated student notebooks, ``<course_root>/release/cnn``.
     """
     course_root = Path(course_root).resolve()
+    if if_changed and _generated_from_solutions(course_root):
+        return course_root / "release" / ASSIGNMENT
     source = course_root / "source" / ASSIGNMENT
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)

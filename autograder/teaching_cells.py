@@ -1,10 +1,10 @@
 """When nbgrader grades, the cells that only teach (figures, demos) are not run; the feedback says so.
 
-The reference notebooks in ``solutions/`` tag those cells ``teaching`` (the tag a student's copy carries is not
+The reference notebooks in ``solutions/`` tag those cells ``teaching`` (:data:`cnnkit.notebook_loader.TEACHING_TAG`; the tag a student's copy carries is not
 trusted: the source decides, by grade id). Nothing graded depends on them: a test checks that no other cell reads
-a name they bind. A teaching cell still runs when the student's own code reads a name it binds (the statements
-:func:`cnnkit.notebook_loader.plan_of_cells` would run to define the student's classes), so that the student's
-code runs as it did at home. A skipped cell's output is one line that says it was not run for grading, which the
+a name they bind. A teaching cell still runs when the student's own code reads a name it binds (see
+:func:`cnnkit.notebook_loader.teaching_cells`), so that the student's code runs as it did at home. The hand-out's
+``make check`` leaves out the same cells. A skipped cell's output is one line that says it was not run for grading, which the
 feedback and the formgrader show.
 
 Set in nbgrader_config.py through ``c.Autograde.autograde_preprocessors``, in place of nbgrader's Execute.
@@ -20,9 +20,8 @@ from traitlets import Bool
 from autograder import stages
 from autograder.limited_execute import LimitedExecute
 from autograder.release import SOLUTIONS
-from cnnkit.notebook_loader import plan_of_cells
+from cnnkit.notebook_loader import TEACHING_TAG, teaching_cells
 
-TAG = "teaching"
 NOTE = ("Not run for grading: this cell only teaches (a figure or a demo), and nothing graded depends on it. "
         "Run it in JupyterLab to see what it shows.\n")
 
@@ -36,7 +35,7 @@ def teaching_grade_ids(notebook):
         return frozenset()
     cells = json.loads(path.read_text(encoding="utf-8"))["cells"]
     return frozenset(cell["metadata"]["nbgrader"]["grade_id"] for cell in cells
-                     if TAG in cell["metadata"].get("tags", []) and "nbgrader" in cell["metadata"])
+                     if TEACHING_TAG in cell["metadata"].get("tags", []) and "nbgrader" in cell["metadata"])
 
 
 def cells_to_skip(nb, notebook):
@@ -46,17 +45,7 @@ def cells_to_skip(nb, notebook):
     :param notebook: its name without .ipynb.
     """
     teaching = teaching_grade_ids(notebook)
-    needed = {statement.cell for statement in plan_of_cells(nb.cells) if statement.kit}  # code cell numbers
-    skip, number = set(), 0
-    for index, cell in enumerate(nb.cells):
-        if cell.cell_type != "code":
-            continue
-        number += 1
-        meta = cell.metadata.get("nbgrader", {})
-        kit_cell = meta.get("locked") and not meta.get("solution") and not meta.get("grade")
-        if kit_cell and meta.get("grade_id") in teaching and number not in needed:
-            skip.add(index)
-    return skip
+    return teaching_cells(nb.cells, lambda cell: cell["metadata"]["nbgrader"].get("grade_id") in teaching)
 
 
 class SkipTeaching(LimitedExecute):

@@ -2,7 +2,8 @@
 
 ``python -m cnnkit.check_notebooks [FOLDER]`` (what the hand-out's ``make check`` runs). Each notebook is
 run from top to bottom in a fresh kernel, as "Restart Kernel and Run All Cells" would, from the saved
-file: save your notebooks first. Nothing is written back to them. A check line gives the check's name
+file: save your notebooks first. The cells that only teach (figures and demos, tagged ``teaching``) are left
+out, as in grading, unless your code uses a name one of them defines. Nothing is written back to them. A check line gives the check's name
 and points, then either what it printed when it passed or the first line of its diagnosis and the
 likely cause. The exit status is 1 when some check fails.
 """
@@ -13,7 +14,9 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from cnnkit.notebook_loader import CELL_TIMEOUT  # seconds a cell may run, as in grading
+from cnnkit.notebook_loader import CELL_TIMEOUT, TEACHING_TAG, teaching_cells  # CELL_TIMEOUT: as in grading
+
+SKIP = "cnnkit-check-skips"  # the tag that tells nbclient not to run a cell (only in the copy run here)
 
 
 def summary(cell):
@@ -33,7 +36,9 @@ def summary(cell):
 def check_notebook(path):
     """Run the notebook at ``path`` in its folder; yields (grade id, points, passed, line) per check cell."""
     notebook = nbformat.read(path, as_version=4)
-    NotebookClient(notebook, timeout=CELL_TIMEOUT, allow_errors=True,
+    for index in teaching_cells(notebook.cells, lambda cell: TEACHING_TAG in cell["metadata"].get("tags", [])):
+        notebook.cells[index].metadata.setdefault("tags", []).append(SKIP)
+    NotebookClient(notebook, timeout=CELL_TIMEOUT, allow_errors=True, skip_cells_with_tag=SKIP,
                    extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"],
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()
     for cell in notebook.cells:

@@ -168,6 +168,30 @@ def _plan(code_cells):
     return [statement for statement in statements if statement in chosen]
 
 
+TEACHING_TAG = "teaching"  # the tag of the kit's cells that only teach (figures, demos): nothing graded needs them
+
+
+def teaching_cells(cells, is_teaching):
+    """The indices (in ``cells``) of the kit's cells that only teach and that the author's code does not need: a
+    check can leave them out. A cell the author's code needs (one of its statements is in :func:`plan_of_cells`,
+    e.g. it binds a name the student's class reads) is not among them.
+
+    :param cells: a notebook's cells, dicts as in the .ipynb file.
+    :param is_teaching: called with a kit cell (locked, neither a solution nor a graded test): whether it teaches.
+    """
+    needed = {statement.cell for statement in plan_of_cells(cells) if statement.kit}  # code cell numbers
+    found, number = set(), 0
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code":
+            continue
+        number += 1
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        kit_cell = meta.get("locked") and not meta.get("solution") and not meta.get("grade")
+        if kit_cell and number not in needed and is_teaching(cell):
+            found.add(index)
+    return found
+
+
 def code_that_runs(notebook_path):
     """The source of the statements :func:`run_code` runs, as one string (a cell with a syntax error as a comment)."""
     return "\n".join(ast.unparse(s.code) if isinstance(s.code, ast.AST) else f"# code cell {s.cell}: syntax error"

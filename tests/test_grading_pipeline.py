@@ -233,37 +233,36 @@ def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_perso
     arrives; make grade runs again, then again with --force, then after the student changed a notebook. Only new or
     changed submissions are graded unless forced, and the manual score and the comment survive every run; the
     reports count the manual score and say whose it is."""
-    _, root = graded
+    _, root = graded  # the last test of the module: the manual score changes what the tests above read
     folder = root / "rerun"
-    shutil.copytree(root / "class" / "correct", folder / "ta_reviewed")
-    grading.grade(folder, course_root=root, reports_dir=root / "reports-rerun", progress=False)
+    shutil.copytree(root / "class" / "correct", folder / "correct")  # graded with the class: unchanged
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "ta_reviewed").manual_score = 0.5
-        comment = gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "ta_reviewed")
+        gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "correct").manual_score = 0.5
+        comment = gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "correct")
         comment.manual_comment = "Nice generator; mind the docstring."
         gradebook.db.commit()
     shutil.copytree(root / "class" / "flipped_kernel", folder / "late_student")
 
     def check(results, regraded, reports):
         assert {r.student_id: not r.unchanged for r in results} == regraded
-        ta = next(r for r in results if r.student_id == "ta_reviewed")
-        assert ta.manual == {"conv_views": (0.5, 1.0)} and ta.scores[CONV] == 9.5
-        assert any("conv_views: 0.5 set by a person" in note for note in ta.notes)
-        assert reported_tests(reports, "ta_reviewed")["conv_views"] == ("0.5", "person")
-        assert reported_tests(reports, "ta_reviewed")["conv_forward_stride1"] == ("2", "kit")
+        reviewed = next(r for r in results if r.student_id == "correct")
+        assert reviewed.manual == {"conv_views": (0.5, 1.0)} and reviewed.scores[CONV] == 9.5
+        assert any("conv_views: 0.5 set by a person" in note for note in reviewed.notes)
+        assert reported_tests(reports, "correct")["conv_views"] == ("0.5", "person")
+        assert reported_tests(reports, "correct")["conv_forward_stride1"] == ("2", "kit")
         with open(reports / "grades.csv") as file:
-            assert {row["student_id"]: row["total"] for row in csv.DictReader(file)}["ta_reviewed"] == "19.5"
+            assert {row["student_id"]: row["total"] for row in csv.DictReader(file)}["correct"] == "19.5"
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-            assert gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "ta_reviewed").manual_score == 0.5
-            assert gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "ta_reviewed").manual_comment == \
+            assert gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "correct").manual_score == 0.5
+            assert gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "correct").manual_comment == \
                 "Nice generator; mind the docstring."
 
     check(grading.grade(folder, course_root=root, reports_dir=root / "r1", progress=False),
-          {"ta_reviewed": False, "late_student": True}, root / "r1")
+          {"correct": False, "late_student": True}, root / "r1")
     check(grading.grade(folder, course_root=root, reports_dir=root / "r2", progress=False, force=True),
-          {"ta_reviewed": True, "late_student": True}, root / "r2")
-    changed = json.loads((folder / "ta_reviewed" / f"{POOL}.ipynb").read_text())
+          {"correct": True, "late_student": True}, root / "r2")
+    changed = json.loads((folder / "correct" / f"{POOL}.ipynb").read_text())
     changed["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "Done!", "id": "late-note"})
-    (folder / "ta_reviewed" / f"{POOL}.ipynb").write_text(json.dumps(changed))
+    (folder / "correct" / f"{POOL}.ipynb").write_text(json.dumps(changed))
     check(grading.grade(folder, course_root=root, reports_dir=root / "r3", progress=False),
-          {"ta_reviewed": True, "late_student": False}, root / "r3")
+          {"correct": True, "late_student": False}, root / "r3")

@@ -108,3 +108,17 @@ def test_nbgrader_metadata_is_complete(name):
         assert len(solution_cells) == 1 and cells.SOLUTION_REGION.search(solution_cells[0].source)
     else:  # 03 uses the classes of 01 and 02: nothing to write
         assert solution_cells == [] and not any(cells.SOLUTION_REGION.search(cell.source) for cell in notebook.cells)
+
+
+def test_generating_again_from_unchanged_solutions_runs_nbgrader_only_when_needed(regenerated):
+    """grade runs generate_assignment(if_changed=True) every time: unchanged solutions leave the course as it is,
+    a source that differs from solutions/ is generated again."""
+    root = regenerated.parent
+    release = root / "release" / "cnn"
+    generated = {path.name: path.stat().st_mtime_ns for path in release.glob("*.ipynb")}
+    assert generate_assignment(root, if_changed=True) == release
+    assert {path.name: path.stat().st_mtime_ns for path in release.glob("*.ipynb")} == generated
+    (root / "source" / "cnn" / NAMES[0]).write_text("{}")
+    generate_assignment(root, if_changed=True)
+    assert (root / "source" / "cnn" / NAMES[0]).read_bytes() == (SOLUTIONS / NAMES[0]).read_bytes()
+    assert release.joinpath(NAMES[0]).stat().st_mtime_ns != generated[NAMES[0]]
