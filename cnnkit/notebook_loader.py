@@ -141,7 +141,17 @@ def plan_of_cells(cells):
     return _plan(_code_cells(cells))
 
 
+# CPython 3.11's ast.parse keeps its recursion depth in interpreter-wide state: two threads parsing at once can fail
+# with "SystemError: AST constructor recursion depth mismatch" (the grader plans in two threads at a time).
+_PARSING = threading.Lock()
+
+
 def _plan(code_cells):
+    with _PARSING:
+        return _plan_unlocked(code_cells)
+
+
+def _plan_unlocked(code_cells):
     statements = []
     for number, source, role in code_cells:
         if role == "test":

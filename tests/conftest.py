@@ -1,0 +1,12 @@
+"""The slowest test files start first: pytest-xdist hands whole files to its two workers in collection order, so a
+long file that started last would keep one worker busy alone at the end."""
+
+SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_student_styles.py", "test_handout.py"]
+
+
+def pytest_collection_modifyitems(items):
+    def rank(item):
+        name = item.path.name
+        return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
+
+    items.sort(key=rank)
