@@ -1,7 +1,8 @@
 """The slowest test files start first: pytest-xdist hands whole files to its two workers in collection order, so a
 long file that started last would keep one worker busy alone at the end."""
 
-SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_student_styles.py", "test_handout.py"]
+# xdist deals the first files out in turn (hostile to one worker, the pipeline to the other, and so on).
+SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_release.py", "test_student_styles.py"]
 
 
 def pytest_collection_modifyitems(items):
