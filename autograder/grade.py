@@ -97,11 +97,8 @@ def timed_out(autograded_notebook):
 
 def _autograde(api, course_root, submission, result):
     """nbgrader's autograde of one student (kernels in the sandbox); True if it finished."""
-    before = stages.snapshot().get("kernel starts", 0.0)
-    started = time.perf_counter()
-    outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
-    kernel_starts = stages.snapshot().get("kernel starts", 0.0) - before
-    stages.add("notebook execution", time.perf_counter() - started - kernel_starts)
+    with stages.timed("notebook execution", besides="kernel starts"):
+        outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
     if not outcome["success"]:
         text = outcome.get("log", "") + outcome.get("error", "")
         if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
@@ -123,13 +120,8 @@ def _autograde(api, course_root, submission, result):
 
 def _judge(submitted, submission, graded_cells, hidden, result):
     """The kit's verdicts on every graded test, as result.tests; returns {grade_id: reason} of the failed ones."""
-    before = stages.snapshot().get("training", 0.0)
-    started = time.perf_counter()
-    try:
+    with stages.timed("verdicts", besides="training"):
         return _judge_all(submitted, submission, graded_cells, hidden, result)
-    finally:
-        training = stages.snapshot().get("training", 0.0) - before
-        stages.add("verdicts", time.perf_counter() - started - training)
 
 
 def _judge_all(submitted, submission, graded_cells, hidden, result):
@@ -398,9 +390,9 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     results = with_manual_scores(course_root, [graded.get(s.student_id) or kept[s.student_id] for s in submissions])
     started = time.perf_counter()
     reports.write_all(results, graded_cells, reports_dir)
-    for result in results:  # the class's reports, shared out among the students graded now
-        if not result.unchanged:
-            result.seconds["reports"] = (time.perf_counter() - started) / sum(not r.unchanged for r in results)
+    graded_now = [result for result in results if not result.unchanged]
+    for result in graded_now:  # the class's reports, shared out among the students graded now
+        result.seconds["reports"] = (time.perf_counter() - started) / len(graded_now)
     reports.write_seconds(results, reports_dir / "seconds.csv")
     return results
 
