@@ -70,16 +70,18 @@ class StudentResult:
     def worsen(self, status, note):
         """Record a problem; keep the worst status."""
         self.notes.append(note)
-        if STATUSES.index(status) < STATUSES.index(self.status):
-            self.status = status
+        self._keep_worse(status)
 
     def absorb(self, other):
         """Take the verdicts, points, review rows and notes of ``other`` (computed beside this one), and the worse
         status."""
         self.tests, self.scores, self.review = other.tests, other.scores, self.review + other.review
         self.notes += other.notes
-        if STATUSES.index(other.status) < STATUSES.index(self.status):
-            self.status = other.status
+        self._keep_worse(other.status)
+
+    def _keep_worse(self, status):
+        if STATUSES.index(status) < STATUSES.index(self.status):
+            self.status = status
 
 
 def make_api(course_root):

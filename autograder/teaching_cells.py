@@ -1,11 +1,11 @@
 """When nbgrader grades, the cells that only teach (figures, demos) are not run; the feedback says so.
 
-The reference notebooks in ``solutions/`` tag those cells ``teaching`` (:data:`cnnkit.notebook_loader.TEACHING_TAG`; the tag a student's copy carries is not
-trusted: the source decides, by grade id). Nothing graded depends on them: a test checks that no other cell reads
-a name they bind. A teaching cell still runs when the student's own code reads a name it binds (see
-:func:`cnnkit.notebook_loader.teaching_cells`), so that the student's code runs as it did at home. The hand-out's
-``make check`` leaves out the same cells. A skipped cell's output is one line that says it was not run for grading, which the
-feedback and the formgrader show.
+The reference notebooks in ``solutions/`` tag those cells ``teaching`` (:data:`cnnkit.notebook_loader.TEACHING_TAG`;
+the tag a student's copy carries is not trusted: the source decides, by grade id). Nothing graded depends on them:
+a test checks that no other cell reads a name they bind. A teaching cell still runs when the student's own code
+reads a name it binds (see :func:`cnnkit.notebook_loader.teaching_cells`), so that the student's code runs as it
+did at home. The hand-out's ``make check`` leaves out the same cells. A skipped cell's output is one line that says
+it was not run for grading, which the feedback and the formgrader show.
 
 Set in nbgrader_config.py through ``c.Autograde.autograde_preprocessors``, in place of nbgrader's Execute.
 """

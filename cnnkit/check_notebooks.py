@@ -3,9 +3,9 @@
 ``python -m cnnkit.check_notebooks [FOLDER]`` (what the hand-out's ``make check`` runs). Each notebook is
 run from top to bottom in a fresh kernel, as "Restart Kernel and Run All Cells" would, from the saved
 file: save your notebooks first. The cells that only teach (figures and demos, tagged ``teaching``) are left
-out, as in grading, unless your code uses a name one of them defines. Nothing is written back to them. A check line gives the check's name
-and points, then either what it printed when it passed or the first line of its diagnosis and the
-likely cause. The exit status is 1 when some check fails.
+out, as in grading, unless your code uses a name one of them defines. Nothing is written back to the notebooks.
+A check line gives the check's name and points, then either what it printed when it passed or the first line of
+its diagnosis and the likely cause. The exit status is 1 when some check fails.
 """
 
 import sys
