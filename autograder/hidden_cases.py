@@ -9,6 +9,7 @@ out of any public copy of the course.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from autograder.cases import generate
@@ -16,6 +17,13 @@ from cnnkit import casefile
 
 DEFAULT_SEED = 20261127
 HIDDEN_CASES = Path(__file__).parent / "hidden" / "cases.npz"
+
+
+def instructor_file(course_root=None):
+    """The hidden cases file grading reads: $CNNKIT_HIDDEN_CASES when set, else ``<course_root>/hidden/cases.npz``
+    (by default the kit's own course folder's, :data:`HIDDEN_CASES`)."""
+    chosen = os.environ.get("CNNKIT_HIDDEN_CASES")
+    return Path(chosen) if chosen else Path(course_root) / "hidden" / "cases.npz" if course_root else HIDDEN_CASES
 
 
 def main(argv=None):

@@ -6,6 +6,7 @@ committed. The reference notebooks themselves live in ../solutions (the single s
 
 import os
 
+from autograder.hidden_cases import instructor_file
 from cnnkit.notebook_loader import CELL_TIMEOUT
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -42,20 +43,27 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # Every kernel runs in the sandbox (bubblewrap where it works, resource limits everywhere; see
 # autograder/sandbox.py), is killed after CNNKIT_NOTEBOOK_TIMEOUT seconds, and cannot see this folder.
 c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelManager"
-# nbgrader's Execute, but the cells that only teach (figures, demos) are not run and say so (autograder/teaching_cells.py),
-# and a cell that prints without end cannot fill the grader's memory: its output is cut after 2 MB
-# (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of
-# the outputs, for a TA who opens the autograded notebook. The rest of the list is nbgrader's default.
+# The autograder scores are the kit's verdicts, on every path that autogrades (make grade, `nbgrader autograde`, the
+# formgrader's Autograde button): StartVerdicts starts computing them from the student's submitted notebooks while
+# the notebooks run; SaveVerdicts, in place of nbgrader's SaveAutoGrades, writes them into the gradebook and flags for
+# review where nbgrader's in-kernel result differs (autograder/kit_autograde.py). The hidden expected outputs are read
+# here, never in a sandbox.
+# Execution is nbgrader's Execute, but the cells that only teach (figures, demos) are not run and say so
+# (autograder/teaching_cells.py), and a cell that prints without end cannot fill the grader's memory: its output is
+# cut after 2 MB (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of the
+# outputs, for a TA who opens the autograded notebook. The rest of the list is nbgrader's default.
 c.Autograde.autograde_preprocessors = [
+    "autograder.kit_autograde.StartVerdicts",
     "autograder.teaching_cells.SkipTeaching",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.kit_autograde.SaveVerdicts",
     "nbgrader.preprocessors.AssignLatePenalties",
     "autograder.safe_html.SafeOutputs",  # the outputs of grading are inert in the autograded notebook
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+c.KitVerdicts.hidden_cases = str(instructor_file(COURSE_ROOT))
 
 # A warning or anything else printed to stderr by a correct solution must not cost points: nbgrader
 # scores a test cell 0 when it has stderr output, so all stderr output is dropped before scoring.

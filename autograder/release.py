@@ -42,6 +42,16 @@ def run_nbgrader(*arguments, course_root=COURSE_ROOT, quiet=False):
                    stdout=subprocess.DEVNULL if quiet else None, stderr=subprocess.DEVNULL if quiet else None)
 
 
+def graded_cells():
+    """{notebook: [(grade_id, max_points), ...]} of the assignment (from the reference notebooks' nbgrader
+    metadata), in notebook and cell order."""
+    graded = {}
+    for path in sorted(SOLUTIONS.glob("*.ipynb")):
+        cells = [cell.metadata["nbgrader"] for cell in nbformat.read(path, as_version=4).cells]
+        graded[path.stem] = [(meta["grade_id"], float(meta["points"])) for meta in cells if meta.get("grade")]
+    return graded
+
+
 def normalized(notebook):
     """The notebook without outputs or execution counts, the only parts that change between runs."""
     for cell in notebook.cells:
