@@ -10,7 +10,7 @@ READY := $(VENV)/.ready
 # nbgrader runs helper programs (alembic) that it expects on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: lab handout test release grade demo hidden benchmark formgrader clean
+.PHONY: lab handout test release grade reports demo hidden benchmark formgrader clean
 
 DEMO_CLASS := build/demo-class
 
@@ -47,6 +47,11 @@ release: $(READY)
 grade: $(READY)
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [FORCE=1]"; exit 2; }
 	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)" $(if $(FORCE),--force)
+
+## reports: the class's reports from the gradebook, for every student graded on any path (make grade, or nbgrader's
+## autograde: its command line or the formgrader's Autograde button), e.g. after autograding a late student
+reports: $(READY)
+	$(BIN)/python -m autograder.gradebook_reports
 
 ## demo: build a sample class (correct, untouched, original post, typical mistakes) and grade it
 demo: $(READY)

@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import time
@@ -24,12 +25,12 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
 from autograder import feedback, kit_autograde, kit_records, reports, sandbox, stages
+from autograder.gradebook_reports import report_scores_not_from_the_kit, with_manual_scores
 from autograder.hidden_cases import instructor_file
 from autograder import release
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
@@ -49,6 +50,9 @@ def make_api(course_root, hidden_cases=None):
     return NbGraderAPI(config=config)
 
 
+EXCEPTION_LINE = re.compile(r"^\s*((?:\w+\.)*\w*(?:Error|Exception|Exit|Interrupt): .*)$", re.M)
+
+
 def _autograde(api, submission, result):
     """nbgrader's autograde of one student, kernels in the sandbox and the kit's verdicts as the scores (see
     autograder.kit_autograde); True if it finished."""
@@ -64,9 +68,14 @@ def _autograde(api, submission, result):
         result.worsen("timed out", "nbgrader: a cell ran past the time limit and could not be stopped, or its "
                                    "output did not end; no feedback")
     else:
-        last = ((outcome.get("error") or "autograde failed").strip().splitlines() or ["autograde failed"])[-1]
-        result.worsen("nbgrader failed", f"nbgrader could not autograde: {last[:200]}; no feedback")
+        result.worsen("nbgrader failed", f"nbgrader could not autograde: {_cause(text)[:200]}; no feedback")
     return False
+
+
+def _cause(text):
+    """The last exception nbgrader's log reports, as 'Type: message' (its own last words only say to look above)."""
+    found = [line.strip() for line in EXCEPTION_LINE.findall(text) if "NbGraderException" not in line]
+    return found[-1] if found else "autograde failed"
 
 
 def grade_student(api, course_root, submission, graded_cells, hidden_cases):
@@ -177,30 +186,6 @@ def _grade_class(course_root, submissions, graded_cells, hidden_cases, jobs, pro
             done(result)
 
 
-def with_manual_scores(course_root, results):
-    """Where a person set a manual score in the gradebook (the formgrader, nbgrader's API), it replaces the kit's
-    points in ``results`` (recorded in ``result.manual`` and in a note): the reports count what nbgrader counts."""
-    with Gradebook(kit_records.database_url(course_root)) as gradebook:
-        for result in results:
-            try:
-                gradebook.find_submission(ASSIGNMENT, result.student_id)
-            except MissingEntry:
-                continue
-            for index, (notebook, grade_id, points, max_points) in enumerate(result.tests):
-                try:
-                    manual = gradebook.find_grade(grade_id, notebook, ASSIGNMENT, result.student_id).manual_score
-                except MissingEntry:
-                    continue
-                if manual is not None:
-                    result.manual[grade_id] = (manual, points)
-                    result.tests[index] = (notebook, grade_id, manual, max_points)
-                    result.notes.append(f"manual score {notebook}: {grade_id}: {manual:g} set by a person "
-                                        f"(the kit's verdict: {points:g})")
-            for notebook in result.scores:
-                result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
-    return results
-
-
 def _still_to_grade(submissions, stored, hashes, force):
     """(the submissions to grade, {student_id: StudentResult} of those unchanged since their last grading)."""
     kept = {}
@@ -293,7 +278,8 @@ def main(argv=None):
     print(f"\n{len(results) - kept} students graded in {time.perf_counter() - started:.1f} s"
           + (f", {kept} unchanged since the last run (their results kept; --force grades them again)" if kept else "")
           + f". Reports in {args.reports or args.course_root / 'reports'}")
-    return 1 if any(result.status == "grader error" for result in results) else 0
+    foreign = report_scores_not_from_the_kit(args.course_root)
+    return 1 if foreign or any(result.status == "grader error" for result in results) else 0
 
 
 if __name__ == "__main__":

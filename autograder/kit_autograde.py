@@ -245,8 +245,12 @@ class SaveVerdicts(KitVerdicts, SaveAutoGrades):
         notebook = resources["nbgrader"]["notebook"]
         judgement.verdicts(notebook)  # waits for them; raises when the kit failed, before anything is written
         judgement.saw_run(notebook, nb)
-        self._current = judgement
+        self._current, self._scored = judgement, set()
         nb, resources = super().preprocess(nb, resources)  # nbgrader's: opens the gradebook, calls _add_score
+        with Gradebook(resources["nbgrader"]["db_url"]) as gradebook:  # test cells the student deleted
+            for grade_id in judgement.verdicts(notebook).keys() - self._scored:
+                judgement.write(gradebook, self.assignment_id, notebook, grade_id)
+            gradebook.db.commit()
         judgement.recorded.add(notebook)
         if self.keep_results and notebook == max(judgement.notebooks):
             self._keep(judgement, resources["nbgrader"]["db_url"])
@@ -254,6 +258,7 @@ class SaveVerdicts(KitVerdicts, SaveAutoGrades):
 
     def _add_score(self, cell, resources):
         nbgrader_points, _ = utils.determine_grade(cell, self.log)
+        self._scored.add(cell.metadata.nbgrader.grade_id)
         self._current.write(self.gradebook, self.assignment_id, self.notebook_id, cell.metadata.nbgrader.grade_id,
                             nbgrader_points)
         self.gradebook.db.commit()

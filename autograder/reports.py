@@ -20,11 +20,14 @@ def _points(value):
 
 
 def write_grades(results, graded_cells, path):
-    """grades.csv: student_id, status, total, max_total, then <notebook>_score, <notebook>_max per notebook."""
+    """grades.csv: student_id, status, total, max_total, then <notebook>_score, <notebook>_max per notebook, then
+    graded_by (make grade, or nbgrader autograde: its command line or the formgrader; both grade with the kit's
+    verdicts)."""
     max_scores = {nb: sum(points for _, points in cells) for nb, cells in graded_cells.items()}
     header = ["student_id", "status", "total", "max_total"]
     for notebook in graded_cells:
         header += [f"{notebook}_score", f"{notebook}_max"]
+    header.append("graded_by")
     with open(path, "w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(header)
@@ -33,7 +36,7 @@ def write_grades(results, graded_cells, path):
                    _points(sum(max_scores.values()))]
             for notebook in graded_cells:
                 row += [_points(result.scores[notebook]), _points(max_scores[notebook])]
-            writer.writerow(row)
+            writer.writerow([*row, result.graded_by])
 
 
 def write_tests(results, path):

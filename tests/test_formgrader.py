@@ -3,6 +3,7 @@ a real Jupyter server) and ``nbgrader autograde`` in the course folder write the
 flags, from the kit's verdicts; a TA's manual score survives them all; the feedback shows neither the hidden tests'
 code nor their values (the command line's feedback is covered by test_grading_pipeline.py)."""
 
+import csv
 import json
 import re
 import shutil
@@ -17,7 +18,7 @@ import pytest
 from nbgrader.api import Gradebook
 
 from autograder import grade as grading
-from autograder import kit_autograde, kit_records, sample_class
+from autograder import gradebook_reports, kit_autograde, kit_records, sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
 from autograder.sample_class import EXPECTED_FAILURES, POOL
 from grading_helpers import free_port, hidden_numbers, jupyter_server
@@ -121,7 +122,7 @@ def set_manual_score(port, root):
 @pytest.fixture(scope="module")
 def paths(course, server):
     """Grade the class with make grade, set a manual score, autograde the late student in the formgrader, then grade
-    everyone again with the formgrader's Autograde, then with `nbgrader autograde`. Returns {stage: (gradebook
+    the class again with the formgrader's Autograde, then with `nbgrader autograde`. Returns {stage: (gradebook
     state, kept results)} and the seconds the late student's Autograde took."""
     stages = {}
     results = grading.grade(course / "class", course_root=course, reports_dir=course / "reports", progress=False)
@@ -137,7 +138,8 @@ def paths(course, server):
         assert call(server, "POST", f"/formgrader/api/submission/{ASSIGNMENT}/{student}/autograde")["success"]
     stages["formgrader"] = (gradebook_state(course), kept_results(course))
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force"], cwd=course, check=True,
+    subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force",
+                    f"--CourseDirectory.student_id_exclude={LATE}"], cwd=course, check=True,
                    env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course)}, capture_output=True)
     stages["nbgrader autograde"] = (gradebook_state(course), kept_results(course))
     return stages, seconds
@@ -198,6 +200,19 @@ def test_every_autograder_score_in_the_gradebook_is_the_kits_verdict(course, pat
         assert kit_autograde.scores_not_from_the_kit(url) == [("patched", POOL, "pool_forward", 2.0, 0.0)]
     finally:
         set_auto_score(course, "patched", "pool_forward", 0.0)
+
+
+def test_the_reports_from_the_gradebook_hold_every_student_and_who_graded_them(course, paths, capsys):
+    assert gradebook_reports.main(["--course-root", str(course), "--reports", str(course / "all-reports")]) == 0
+    with open(course / "all-reports" / "grades.csv") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert sorted(rows) == sorted(["correct", "zeros", "patched", LATE])
+    assert {row["graded_by"] for row in rows.values()} == {"nbgrader autograde"}
+    lost = sum(points for cells in graded_cells().values() for grade_id, points in cells
+               if grade_id in EXPECTED_FAILURES[LATE])
+    assert rows[LATE]["total"] == f"{20 - lost:g}"
+    assert rows["correct"]["total"] == "19.5"  # the TA's manual score counts
+    assert "Warning" not in capsys.readouterr().out
 
 
 def test_formgrader_feedback_keeps_the_hidden_tests_out(course, paths, server):

@@ -140,12 +140,12 @@ def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(gra
     with open(root / "reports" / "grades.csv") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["student_id", "status", "total", "max_total", f"{CONV}_score", f"{CONV}_max",
-                             f"{POOL}_score", f"{POOL}_max", f"{TRAINING}_score", f"{TRAINING}_max"]
+                             f"{POOL}_score", f"{POOL}_max", f"{TRAINING}_score", f"{TRAINING}_max", "graded_by"]
     assert sorted(row["student_id"] for row in rows) == sorted(results)
     correct = next(row for row in rows if row["student_id"] == "correct")
     assert correct == {"student_id": "correct", "status": "graded", "total": "20", "max_total": "20",
                        f"{CONV}_score": "10", f"{CONV}_max": "10", f"{POOL}_score": "7", f"{POOL}_max": "7",
-                       f"{TRAINING}_score": "3", f"{TRAINING}_max": "3"}
+                       f"{TRAINING}_score": "3", f"{TRAINING}_max": "3", "graded_by": "make grade"}
 
 
 def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
