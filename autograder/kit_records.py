@@ -1,9 +1,11 @@
 """What the kit remembers of each graded student, in a table of nbgrader's gradebook database (SQLAlchemy).
 
 One row per student: the hash of what was graded (:func:`submission_hash`: the notebooks handed in, the reference
-notebooks and the hidden cases) and the kit's whole result, as JSON. A re-run grades only the students whose hash
-changed (``--force`` grades everyone) and takes the others' results from here, so its reports still hold the
-whole class. The table sits beside nbgrader's own, which it does not touch.
+notebooks and the hidden cases) and the kit's whole result, as JSON, written by ``make grade`` or by nbgrader's
+autograde (:mod:`autograder.kit_autograde`; the result says which). A re-run of ``make grade`` grades only the
+students whose hash changed (``--force`` grades everyone) and takes the others' results from here, so its reports
+still hold the whole class; ``make reports`` reports every student held here. The table sits beside nbgrader's own,
+which it does not touch.
 """
 
 import datetime
