@@ -9,6 +9,11 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 # nbgrader runs helper programs (alembic) that it expects on PATH.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
+# GRADEBOOK=postgresql://user@host/database keeps the gradebook in that database, for every command (grade, reports,
+# formgrader, release); without it, nbgrader's SQLite file autograder/gradebook.db.
+ifdef GRADEBOOK
+export CNNKIT_GRADEBOOK := $(GRADEBOOK)
+endif
 
 .PHONY: lab handout test release grade reports demo hidden benchmark formgrader clean
 

@@ -11,6 +11,7 @@ which it does not touch.
 import datetime
 import hashlib
 import json
+import os
 from pathlib import Path
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, create_engine, delete, insert, select
@@ -25,9 +26,19 @@ RESULTS = Table(
 )
 
 
+GRADEBOOK_VARIABLE = "CNNKIT_GRADEBOOK"  # make's GRADEBOOK=...
+
+
+def configured_url():
+    """The gradebook database URL set in $CNNKIT_GRADEBOOK (any SQLAlchemy URL, e.g. postgresql://user@host/db), or
+    None."""
+    return os.environ.get(GRADEBOOK_VARIABLE) or None
+
+
 def database_url(course_root):
-    """The URL of the course's gradebook database (nbgrader's default place)."""
-    return f"sqlite:///{Path(course_root) / 'gradebook.db'}"
+    """The URL of the course's gradebook database: $CNNKIT_GRADEBOOK when set, else nbgrader's default, gradebook.db
+    (SQLite) in the course folder. nbgrader_config.py gives nbgrader the same (``CourseDirectory.db_url``)."""
+    return configured_url() or f"sqlite:///{Path(course_root) / 'gradebook.db'}"
 
 
 def grading_key(solutions, hidden_cases):

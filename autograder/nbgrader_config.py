@@ -7,6 +7,7 @@ committed. The reference notebooks themselves live in ../solutions (the single s
 import os
 
 from autograder.hidden_cases import instructor_file
+from autograder.kit_records import configured_url
 from cnnkit.notebook_loader import CELL_TIMEOUT
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
@@ -16,6 +17,11 @@ COURSE_ROOT = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.root = COURSE_ROOT
 c.CourseDirectory.course_id = "cnn-from-scratch"
 c.Exchange.root = os.path.join(COURSE_ROOT, "exchange")
+# The gradebook: SQLite in the course folder (nbgrader's default), or the database $CNNKIT_GRADEBOOK names, e.g.
+# PostgreSQL (make's GRADEBOOK=postgresql://...); the kit's own table sits in the same database
+# (autograder/kit_records.py).
+if configured_url():
+    c.CourseDirectory.db_url = configured_url()
 
 # What a student finds in place of each solution region.
 c.ClearSolutions.code_stub = {

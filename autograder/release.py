@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import cases, worked_examples
+from autograder.kit_records import database_url
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
@@ -66,9 +68,22 @@ def _generated_from_solutions(course_root):
     """Whether the course's source, release and gradebook were generated from ``solutions/`` as it is now."""
     source, release = course_root / "source" / ASSIGNMENT, course_root / "release" / ASSIGNMENT
     names = sorted(path.name for path in SOLUTIONS.glob("*.ipynb"))
-    return (course_root / "gradebook.db").is_file() and sorted(path.name for path in source.glob("*")) == names \
+    return sorted(path.name for path in source.glob("*")) == names \
         and all((release / name).is_file() for name in names) \
-        and all((source / name).read_bytes() == (SOLUTIONS / name).read_bytes() for name in names)
+        and all((source / name).read_bytes() == (SOLUTIONS / name).read_bytes() for name in names) \
+        and _gradebook_knows(course_root, names)
+
+
+def _gradebook_knows(course_root, names):
+    """Whether the course's gradebook holds the assignment with the notebooks ``names``."""
+    if database_url(course_root).startswith("sqlite:///") and not (course_root / "gradebook.db").is_file():
+        return False  # opening it would create it
+    with Gradebook(database_url(course_root)) as gradebook:
+        try:
+            notebooks = gradebook.find_assignment(ASSIGNMENT).notebooks
+        except MissingEntry:
+            return False
+        return sorted(f"{notebook.name}.ipynb" for notebook in notebooks) == names
 
 
 def generate_assignment(course_root=COURSE_ROOT, if_changed=False):

@@ -1,15 +1,19 @@
 """Helpers shared by the grading tests (command line, formgrader, lab and hostile submissions)."""
 
 import contextlib
+import glob
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import numpy as np
+import sqlalchemy
 
 from autograder.hidden_cases import HIDDEN_CASES
 
@@ -66,3 +70,43 @@ def jupyter_server(command, port, token, log_path, **popen):
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(timeout=30)
+
+
+def _postgres_program(name):
+    """Debian keeps PostgreSQL's server programs in a versioned folder that is not on PATH."""
+    found = shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"), reverse=True)), None)
+    assert found, f"{name} not found: install Debian's postgresql package (.ci/run does)"
+    return found
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A private PostgreSQL server on 127.0.0.1, its data in a temporary folder: yields the SQLAlchemy URL of a new,
+    empty database; stopped with pg_ctl, then by PID, and its folder removed. PostgreSQL refuses to run as root: as
+    root, the server runs as the ``postgres`` user that Debian's package creates (the folder is not under pytest's,
+    which only root may enter)."""
+    folder = Path(tempfile.mkdtemp(prefix="cnnkit-postgres-"))
+    as_user = []
+    if os.geteuid() == 0:
+        shutil.chown(folder, "postgres", "postgres")
+        as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = folder / "data", free_port()
+    subprocess.run([*as_user, _postgres_program("initdb"), "-D", str(data), "--auth=trust", "-U", "postgres",
+                    "--no-sync"], check=True, capture_output=True)
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    subprocess.run([*as_user, _postgres_program("pg_ctl"), "-D", str(data), "-o", options, "-l",
+                    str(folder / "server.log"), "-w", "start"], check=True, capture_output=True)
+    pid = int((data / "postmaster.pid").read_text().split()[0])
+    try:
+        url = f"postgresql://postgres@127.0.0.1:{port}"
+        engine = sqlalchemy.create_engine(f"{url}/postgres", isolation_level="AUTOCOMMIT")
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("CREATE DATABASE gradebook"))
+        engine.dispose()
+        yield f"{url}/gradebook"
+    finally:
+        subprocess.run([*as_user, _postgres_program("pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                       capture_output=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        shutil.rmtree(folder, ignore_errors=True)

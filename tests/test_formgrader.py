@@ -1,10 +1,12 @@
 """Every nbgrader path grades the kit's way: ``make grade``, the formgrader's Autograde button (through its HTTP API on
 a real Jupyter server) and ``nbgrader autograde`` in the course folder write the same scores, statuses and review
 flags, from the kit's verdicts; a TA's manual score survives them all; the feedback shows neither the hidden tests'
-code nor their values (the command line's feedback is covered by test_grading_pipeline.py)."""
+code nor their values (the command line's feedback is covered by test_grading_pipeline.py). The gradebook is in a
+PostgreSQL server this module starts (GRADEBOOK=postgresql://...); the other grading tests use SQLite."""
 
 import csv
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -21,7 +23,7 @@ from autograder import grade as grading
 from autograder import gradebook_reports, kit_autograde, kit_records, sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
 from autograder.sample_class import EXPECTED_FAILURES, POOL
-from grading_helpers import free_port, hidden_numbers, jupyter_server
+from grading_helpers import free_port, hidden_numbers, jupyter_server, postgres_server
 from hostile_class import PATCHED_NUMPY, WRONG_POOL
 
 TOKEN = "formgrader-test"
@@ -47,7 +49,22 @@ def _only_pool_notebook(release, folder, class_source):
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def gradebook():
+    """A PostgreSQL gradebook for the whole module, named in $CNNKIT_GRADEBOOK as make's GRADEBOOK=... does."""
+    with postgres_server() as url, pytest.MonkeyPatch.context() as patch:
+        patch.setenv(kit_records.GRADEBOOK_VARIABLE, url)
+        yield url
+
+
+def environment(course):
+    """The environment of the Jupyter server and of the command line: this Python's tools, and the gradebook."""
+    bin_dir = Path(sys.executable).parent
+    return {"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course),
+            kit_records.GRADEBOOK_VARIABLE: os.environ[kit_records.GRADEBOOK_VARIABLE]}
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, gradebook):
     """A copy of the course folder (configuration and hidden cases) and a class: correct, all zeros (02 only), zeros
     behind patched numpy comparisons (02 only); the late student waits in late/."""
     root = tmp_path_factory.mktemp("formgrader")
@@ -68,8 +85,7 @@ def server(course):
     bin_dir = Path(sys.executable).parent
     command = [str(bin_dir / "jupyter"), "server", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
                f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={course}"]
-    with jupyter_server(command, port, TOKEN, course / "server.log", cwd=course,
-                        env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course)}):
+    with jupyter_server(command, port, TOKEN, course / "server.log", cwd=course, env=environment(course)):
         yield port
 
 
@@ -145,7 +161,7 @@ def paths(course, server):
     bin_dir = Path(sys.executable).parent
     subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force",
                     f"--CourseDirectory.student_id_exclude={LATE}"], cwd=course, check=True,
-                   env={"PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(course)}, capture_output=True)
+                   env=environment(course), capture_output=True)
     stages["nbgrader autograde"] = (gradebook_state(course), kept_results(course))
     return stages, seconds
 

@@ -58,15 +58,17 @@ def test_notebook_03_loads_each_style_and_its_layers_pass_the_checks_training_ne
 
 @pytest.fixture(scope="module")
 def graded(course, monkeypatch_module):
-    """Every style, the styles all at once, and every known mistake in three styles, through make grade's code."""
+    """Every style, the styles all at once, and every known mistake in three styles (handing in only its notebook),
+    through make grade's code."""
     root, release = course
     monkeypatch_module.setenv("CNNKIT_CELL_TIMEOUT", "20")
     class_dir = root / "class"
     for style in STYLE_NAMES:
         write_student(class_dir / style, release, [style])
     write_student(class_dir / "all_at_once", release, ALL_AT_ONCE, notebooks=[CONV, POOL, TRAINING])
-    for mistake in MISTAKES:
-        write_student(class_dir / f"{mistake}_in_style", release, mistake_styles(mistake), class_sources(mistake))
+    for mistake, (notebook, *_) in MISTAKES.items():  # only the notebook of the mistake
+        write_student(class_dir / f"{mistake}_in_style", release, mistake_styles(mistake), class_sources(mistake),
+                      notebooks=[notebook])
     results = grading.grade(class_dir, course_root=root / "course", reports_dir=root / "reports", progress=False,
                             jobs=2)
     return {result.student_id: result for result in results}, root / "reports"
@@ -78,9 +80,9 @@ def monkeypatch_module():
         yield patch
 
 
-def lost(result):
+def lost(result, notebooks=LAYER_NOTEBOOKS):
     return {grade_id for notebook, grade_id, points, max_points in result.tests
-            if notebook in LAYER_NOTEBOOKS and points < max_points}
+            if notebook in notebooks and points < max_points}
 
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
@@ -108,9 +110,9 @@ def test_the_review_report_lists_no_honest_style(graded):
 
 @pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_a_mistake_in_any_style_loses_exactly_the_points_of_the_plain_mistake(graded, mistake):
-    result = graded[0][f"{mistake}_in_style"]
-    assert lost(result) == EXPECTED_FAILURES[mistake] - {sample_class.TRAINING_TEST}, (mistake_styles(mistake),
-                                                                                       result.notes)
+    result, (notebook, *_) = graded[0][f"{mistake}_in_style"], MISTAKES[mistake]
+    assert lost(result, [notebook]) == EXPECTED_FAILURES[mistake] - {sample_class.TRAINING_TEST}, \
+        (mistake_styles(mistake), result.notes)
     assert result.review == []
 
 

@@ -29,7 +29,7 @@ def failing_grade_ids_by_running(notebook_path):
             if grade and cells.is_graded(next(c for c in notebook.cells if cells.grade_id(c) == grade))}
 
 
-@pytest.mark.parametrize("student", ["correct", "original_post", "flipped_kernel"])
+@pytest.mark.parametrize("student", ["correct", "original_post"])  # original_post fails checks in both notebooks
 def test_validate_gives_the_verdict_of_the_visible_checks(submissions, student):
     verdicts = set()
     for notebook_path in sorted((submissions / student).glob("0[12]_*.ipynb")):  # 03's verdict: test_network.py
