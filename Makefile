@@ -48,10 +48,11 @@ release: $(READY)
 	$(BIN)/python -m autograder.release
 
 ## grade: grade every new or changed submission of SUBMISSIONS (a folder <student_id>/<notebook>.ipynb, or an LMS
-## zip); FORCE=1 grades every student again (manual scores are kept either way)
+## zip); FORCE=1 grades every student again (manual scores are kept either way); SCHEDULER=tcp://host:8786 grades on
+## that Dask cluster (ALLOW_UNSANDBOXED=1 lets workers without bubblewrap grade, with limits only)
 grade: $(READY)
-	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [FORCE=1]"; exit 2; }
-	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)" $(if $(FORCE),--force)
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=folder-or-zip [FORCE=1] [SCHEDULER=tcp://host:8786] [GRADEBOOK=postgresql://...]"; exit 2; }
+	$(BIN)/python -m autograder.grade "$(SUBMISSIONS)" $(if $(FORCE),--force) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") $(if $(ALLOW_UNSANDBOXED),--allow-unsandboxed)
 
 ## reports: the class's reports from the gradebook, for every student graded on any path (make grade, or nbgrader's
 ## autograde: its command line or the formgrader's Autograde button), e.g. after autograding a late student

@@ -6,9 +6,10 @@ so that no student holds a worker longer than the limit.
 """
 
 import html
-import multiprocessing
 import os
 import resource
+import signal
+import time
 from pathlib import Path
 
 from autograder.release import ASSIGNMENT
@@ -20,8 +21,29 @@ TOO_SLOW_REASON = "it took longer than"
 
 def _render(api, student_id):
     resource.setrlimit(resource.RLIMIT_AS, (FEEDBACK_MEMORY, FEEDBACK_MEMORY))
-    ok = api.generate_feedback(ASSIGNMENT, student_id, force=True)["success"]
-    os._exit(0 if ok else 1)  # a forked child: no cleanup of the parent's state
+    return api.generate_feedback(ASSIGNMENT, student_id, force=True)["success"]
+
+
+def _in_child(function, timeout):
+    """Run ``function`` in a forked child (os.fork: a Dask worker's process is daemonic, and multiprocessing would
+    refuse it children); its exit status (0 if it returned a true value), or None if it was killed at ``timeout``."""
+    pid = os.fork()
+    if pid == 0:
+        code = 1
+        try:
+            code = 0 if function() else 1
+        finally:
+            os._exit(code)  # a forked child: no cleanup of the parent's state
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            return None
+        time.sleep(0.02)
 
 
 def plain_page(student_id, notebook, tests, reason):
@@ -44,14 +66,10 @@ def generate(api, course_root, student_id, notebooks, tests, timeout=None):
     :param tests: (notebook, grade_id, points, max_points) of every graded test, for the plain-text pages.
     """
     timeout = FEEDBACK_TIMEOUT if timeout is None else timeout
-    child = multiprocessing.get_context("fork").Process(target=_render, args=(api, student_id), daemon=True)
-    child.start()
-    child.join(timeout)
-    if child.is_alive():
-        child.kill()
-        child.join()
+    status = _in_child(lambda: _render(api, student_id), timeout)
+    if status is None:
         reason = f"{TOO_SLOW_REASON} {timeout:g} s to render"
-    elif child.exitcode != 0:
+    elif status != 0:
         reason = f"nbgrader could not build it, or it needed more than {FEEDBACK_MEMORY >> 20} MiB of memory"
     else:
         return None

@@ -15,35 +15,37 @@ when the kit itself failed.
 
 import argparse
 import dataclasses
-import multiprocessing
 import os
 import re
 import shutil
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 
 from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import feedback, kit_autograde, kit_records, reports, sandbox, stages
+from autograder import cluster, feedback, kit_autograde, kit_records, reports, sandbox, stages
 from autograder.gradebook_reports import report_scores_not_from_the_kit, with_manual_scores
 from autograder.hidden_cases import instructor_file
 from autograder import release
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.student_result import StudentResult
-from autograder.submissions import copy_repaired, is_safe_student_id, read_folder, read_zip
+from autograder.submissions import Submission, copy_repaired, is_safe_student_id, read_folder, read_zip
 
 
-def make_api(course_root, hidden_cases=None):
-    """An nbgrader API object configured by the course's nbgrader_config.py, rooted at ``course_root``; its autograde
-    computes the kit's verdicts with ``hidden_cases`` (default: the course configuration's), and leaves keeping the
-    student's result to this module."""
+def make_api(course_root, hidden_cases=None, gradebook=None):
+    """An nbgrader API object configured by the course's nbgrader_config.py, rooted at ``course_root``, with the
+    gradebook database at the URL ``gradebook`` (default: the configured one); its autograde computes the kit's
+    verdicts with ``hidden_cases`` (default: the course configuration's), and leaves keeping the student's result to
+    this module."""
     config = PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
     config.CourseDirectory.root = str(course_root)
+    if gradebook is not None:
+        config.CourseDirectory.db_url = gradebook
     config.SaveVerdicts.keep_results = False
     if hidden_cases is not None:
         config.KitVerdicts.hidden_cases = str(hidden_cases)
@@ -103,7 +105,7 @@ def grade_student(api, course_root, submission, graded_cells, hidden_cases):
     if not autograded:
         shutil.rmtree(Path(course_root) / "autograded" / submission.student_id, ignore_errors=True)
     with stages.timed("gradebook"):
-        judgement.record_rest(kit_records.database_url(course_root), ASSIGNMENT)
+        judgement.record_rest(api.coursedir.db_url, ASSIGNMENT)
     result.absorb(judgement.result())
     if autograded:
         with stages.timed("feedback"):
@@ -132,47 +134,63 @@ def _grade_safely(api, course_root, submission, graded_cells, hidden_cases):
 _WORKER_API = {}
 
 
-def _die_with_the_grader():
-    """Worker initializer (Linux): the worker is killed when the grading process dies, so an interrupted run
-    leaves nothing running that could race with the next one (its kernels die with the worker)."""
-    try:
-        import ctypes
-        import signal
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # not Linux: nothing to do
-        pass
-
-
-def _grade_in_worker(course_root, submission, graded_cells, hidden_cases):
-    """Grade one student in a worker process, with one nbgrader API object per process."""
+def grade_task(course_root, submission, graded_cells, hidden_cases, gradebook, allow_unsandboxed):
+    """Grade one student in a worker (a process of this machine's pool, or a Dask worker): plain data in (paths as
+    strings, the submission's fields), plain data out (the result's fields). One nbgrader API object per process."""
+    worker, sandboxed = cluster.check_sandbox(allow_unsandboxed)
     warnings.filterwarnings("ignore", module="nbgrader")
-    if (course_root, hidden_cases) not in _WORKER_API:
-        _WORKER_API[course_root, hidden_cases] = make_api(course_root, hidden_cases)
-    return _grade_safely(_WORKER_API[course_root, hidden_cases], course_root, submission, graded_cells, hidden_cases)
+    key = course_root, hidden_cases, gradebook
+    if key not in _WORKER_API:
+        _WORKER_API[key] = make_api(course_root, hidden_cases, gradebook)
+    fields = {**submission, "notebooks": {name: Path(path) for name, path in submission["notebooks"].items()}}
+    result = _grade_safely(_WORKER_API[key], Path(course_root), Submission(**fields), graded_cells, hidden_cases)
+    return dataclasses.asdict(dataclasses.replace(result, worker=worker, sandboxed=sandboxed))
 
 
-def _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs):
-    """Yield each student's StudentResult as it is done; ``jobs`` students are graded at a time."""
-    if jobs == 1:
-        api = make_api(course_root, hidden_cases)
+def _plain(submission):
+    """The fields of a Submission as plain data (for grade_task)."""
+    return {**dataclasses.asdict(submission),
+            "notebooks": {name: str(path) for name, path in submission.notebooks.items()}}
+
+
+def _failed_task(submission, graded_cells, error):
+    """The result of a student whose task failed in a worker (the worker lost, refused, or the kit failed)."""
+    result = StudentResult(submission.student_id)
+    result.worsen("grader error", f"{type(error).__name__}: {error}")
+    result.earn_nothing(graded_cells)
+    return result
+
+
+def _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs, where):
+    """Yield each student's StudentResult as it is done. ``where``: (scheduler address or None, gradebook URL,
+    whether workers without a sandbox may grade); with no scheduler, ``jobs`` students are graded at a time here."""
+    scheduler, gradebook, allow_unsandboxed = where
+    if jobs == 1 and scheduler is None:
+        api, (worker, sandboxed) = make_api(course_root, hidden_cases, gradebook), cluster.worker_status()
         for submission in submissions:
-            yield _grade_safely(api, course_root, submission, graded_cells, hidden_cases)
+            result = _grade_safely(api, course_root, submission, graded_cells, hidden_cases)
+            yield dataclasses.replace(result, worker=worker, sandboxed=sandboxed)
         return
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_die_with_the_grader) as pool:
-        futures = [pool.submit(_grade_in_worker, course_root, submission, graded_cells, hidden_cases)
-                   for submission in submissions]
+    with cluster.workers(jobs, scheduler, allow_unsandboxed) as workers:
+        print(f"Grading on {workers.description}", flush=True)
+        futures = {workers.executor.submit(grade_task, str(course_root), _plain(submission), graded_cells,
+                                           str(hidden_cases), gradebook, allow_unsandboxed): submission
+                   for submission in submissions}
         for future in as_completed(futures):
-            yield future.result()
+            try:
+                yield StudentResult.from_fields(future.result())
+            except Exception as error:  # the worker was lost for good, refused to grade, or the task failed
+                yield _failed_task(futures[future], graded_cells, error)
 
 
-def _grade_class(course_root, submissions, graded_cells, hidden_cases, jobs, progress, done):
+def _grade_class(course_root, submissions, graded_cells, hidden_cases, jobs, where, progress, done):
     """Grade ``submissions``, calling ``done(result)`` with each student's StudentResult as soon as it is final; a
-    student whose grading failed in a worker (e.g. the gradebook was busy) is graded once more, alone, at the end."""
+    student whose grading failed in a worker (e.g. the gradebook was busy) is graded once more, alone, here, at the
+    end."""
     again = []
     with tqdm(total=len(submissions), desc="Grading", unit="student", disable=not progress, file=sys.stdout) as bar:
-        for result in _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs):
-            if result.status == "grader error" and jobs > 1:
+        for result in _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs, where):
+            if result.status == "grader error" and (jobs > 1 or where[0] is not None):
                 again.append(result.student_id)
             else:
                 done(result)
@@ -180,8 +198,8 @@ def _grade_class(course_root, submissions, graded_cells, hidden_cases, jobs, pro
             bar.update()
     for submission in submissions:
         if submission.student_id in again:
-            result = _grade_safely(make_api(course_root, hidden_cases), course_root, submission, graded_cells,
-                                   hidden_cases)
+            result = _grade_safely(make_api(course_root, hidden_cases, where[1]), course_root, submission,
+                                   graded_cells, hidden_cases)
             result.notes.append("graded a second time, alone, after a grader error")
             done(result)
 
@@ -198,7 +216,7 @@ def _still_to_grade(submissions, stored, hashes, force):
 
 
 def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=True, jobs=None, hidden_cases=None,
-          force=False):
+          force=False, scheduler=None, allow_unsandboxed=False):
     """Grade every new or changed submission of ``submissions_path``; returns the list of StudentResult of every
     student, in input order (with ``unchanged`` set for those kept from the last run).
 
@@ -206,6 +224,9 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     :param hidden_cases: the instructor's hidden cases file (default: $CNNKIT_HIDDEN_CASES, else
         autograder/hidden/cases.npz).
     :param force: grade every student again, changed or not (manual scores are kept all the same).
+    :param scheduler: the address of a Dask scheduler (tcp://host:8786) whose workers grade (see autograder.cluster);
+        default: processes on this machine.
+    :param allow_unsandboxed: let cluster workers without a working sandbox grade, with the resource limits only.
     """
     course_root = Path(course_root).resolve()
     reports_dir = Path(reports_dir or course_root / "reports")
@@ -236,7 +257,8 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
             if result.status != "invalid student id":  # its id is not a key the database should hold
                 records.save(result.student_id, hashes[result.student_id], dataclasses.asdict(result))
 
-        _grade_class(course_root, to_grade, graded_cells, hidden_cases, jobs, progress, done)
+        where = scheduler, kit_records.database_url(course_root), allow_unsandboxed or scheduler is None
+        _grade_class(course_root, to_grade, graded_cells, hidden_cases, jobs, where, progress, done)
     finally:
         records.close()
         if previous_root is None:
@@ -264,6 +286,10 @@ def main(argv=None):
     parser.add_argument("--force", action="store_true",
                         help="grade every student again, also those whose submission did not change (manual scores "
                              "are kept)")
+    parser.add_argument("--scheduler", default=None,
+                        help="grade on the Dask cluster of this scheduler (tcp://host:8786) instead of this machine")
+    parser.add_argument("--allow-unsandboxed", action="store_true",
+                        help="let cluster workers without a working sandbox (bubblewrap) grade, with limits only")
     parser.add_argument("--hidden", type=Path, default=None,
                         help="the hidden cases file (default: $CNNKIT_HIDDEN_CASES, else autograder/hidden/cases.npz)")
     args = parser.parse_args(argv)
@@ -272,12 +298,15 @@ def main(argv=None):
     print("\n".join(f"Protection - {line}" for line in sandbox.protections()))
     started = time.perf_counter()
     results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden,
-                    force=args.force)
+                    force=args.force, scheduler=args.scheduler, allow_unsandboxed=args.allow_unsandboxed)
     print(reports.table(results))
     kept = sum(result.unchanged for result in results)
     print(f"\n{len(results) - kept} students graded in {time.perf_counter() - started:.1f} s"
           + (f", {kept} unchanged since the last run (their results kept; --force grades them again)" if kept else "")
           + f". Reports in {args.reports or args.course_root / 'reports'}")
+    unsandboxed = sorted({result.worker for result in results if not result.sandboxed})
+    if unsandboxed:
+        print(f"Graded without a sandbox (resource limits only) on: {', '.join(unsandboxed)}")
     foreign = report_scores_not_from_the_kit(args.course_root)
     return 1 if foreign or any(result.status == "grader error" for result in results) else 0
 

@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 import nbformat
+import sqlalchemy
 from nbgrader.api import Gradebook, MissingEntry
 
 from autograder import cases, worked_examples
@@ -76,9 +77,16 @@ def _generated_from_solutions(course_root):
 
 def _gradebook_knows(course_root, names):
     """Whether the course's gradebook holds the assignment with the notebooks ``names``."""
-    if database_url(course_root).startswith("sqlite:///") and not (course_root / "gradebook.db").is_file():
+    url = database_url(course_root)
+    if url.startswith("sqlite:///") and not (course_root / "gradebook.db").is_file():
         return False  # opening it would create it
-    with Gradebook(database_url(course_root)) as gradebook:
+    engine = sqlalchemy.create_engine(url)
+    try:
+        if not sqlalchemy.inspect(engine).has_table("assignment"):
+            return False  # an empty database: nbgrader creates its tables (opening it here would need alembic)
+    finally:
+        engine.dispose()
+    with Gradebook(url) as gradebook:
         try:
             notebooks = gradebook.find_assignment(ASSIGNMENT).notebooks
         except MissingEntry:

@@ -24,6 +24,8 @@ class StudentResult:
     manual: dict = field(default_factory=dict)  # grade_id -> (a person's manual score, the kit's points)
     unchanged: bool = False  # the same submission as at the last run: its result was kept, not graded again
     graded_by: str = GRADED_BY[0]  # which entry point graded it (one of GRADED_BY)
+    worker: str = ""  # the host and process that graded it
+    sandboxed: bool = True  # whether that worker ran the student's code in its sandbox
 
     @classmethod
     def from_fields(cls, fields):

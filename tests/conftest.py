@@ -2,8 +2,8 @@
 long file that started last would keep one worker busy alone at the end."""
 
 # xdist deals the first files out in turn (hostile to one worker, the pipeline to the other, and so on).
-SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_formgrader.py", "test_release.py",
-                 "test_student_styles.py"]
+SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_student_styles.py",
+                 "test_formgrader.py", "test_cluster.py", "test_release.py"]
 
 
 def pytest_collection_modifyitems(items):

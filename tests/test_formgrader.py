@@ -22,7 +22,7 @@ from nbgrader.api import Gradebook
 from autograder import grade as grading
 from autograder import gradebook_reports, kit_autograde, kit_records, sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
-from autograder.sample_class import EXPECTED_FAILURES, POOL
+from autograder.sample_class import EXPECTED_FAILURES, POOL, TRAINING
 from grading_helpers import free_port, hidden_numbers, jupyter_server, postgres_server
 from hostile_class import PATCHED_NUMPY, WRONG_POOL
 
@@ -65,14 +65,15 @@ def environment(course):
 
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, gradebook):
-    """A copy of the course folder (configuration and hidden cases) and a class: correct, all zeros (02 only), zeros
-    behind patched numpy comparisons (02 only); the late student waits in late/."""
+    """A copy of the course folder (configuration and hidden cases) and a class: correct (01 and 02; the late student
+    hands in 03 too), all zeros (02 only), zeros behind patched numpy comparisons (02 only); the late student waits
+    in late/."""
     root = tmp_path_factory.mktemp("formgrader")
     shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)  # its CourseDirectory.root is the folder it lies in
     shutil.copytree(COURSE_ROOT / "hidden", root / "hidden")
     release = generate_assignment(root)
     samples = sample_class.build(root / "samples", release)
-    shutil.copytree(samples / "correct", root / "class" / "correct")
+    shutil.copytree(samples / "correct", root / "class" / "correct", ignore=shutil.ignore_patterns(f"{TRAINING}.*"))
     _only_pool_notebook(release, root / "class" / "zeros", WRONG_POOL)
     _only_pool_notebook(release, root / "class" / "patched", PATCHED_NUMPY)
     shutil.copytree(samples / LATE, root / "late" / LATE)
@@ -182,7 +183,7 @@ def test_patched_numpy_earns_no_more_than_zeros_on_any_path(paths):
         (grades, _), kept = stages[path]
         total = {student: sum(auto for key, (auto, *_) in grades.items() if key[0] == student)
                  for student in ["zeros", "patched", "correct"]}
-        assert total["patched"] <= total["zeros"] == 0 < total["correct"] == 20, path
+        assert total["patched"] <= total["zeros"] == 0 < total["correct"] == 17, path
         assert kept["patched"]["review"], f"{path}: nbgrader's fooled in-kernel tests are listed for review"
 
 
@@ -232,7 +233,7 @@ def test_the_reports_from_the_gradebook_hold_every_student_and_who_graded_them(c
     lost = sum(points for cells in graded_cells().values() for grade_id, points in cells
                if grade_id in EXPECTED_FAILURES[LATE])
     assert rows[LATE]["total"] == f"{20 - lost:g}"
-    assert rows["correct"]["total"] == "19.5"  # the TA's manual score counts
+    assert rows["correct"]["total"] == "16.5"  # the TA's manual score counts
     assert "Warning" not in capsys.readouterr().out
 
 

@@ -1,6 +1,5 @@
 """`nbgrader validate`, which students may run from JupyterLab, agrees with the visible checks."""
 
-from pathlib import Path
 
 import pytest
 from nbgrader.validator import Validator
@@ -23,17 +22,11 @@ def failing_grade_ids_by_validate(notebook_path):
     return {by_source[failed["source"]] for failed in results.get("failed", [])}
 
 
-def failing_grade_ids_by_running(notebook_path):
-    notebook = cells.execute(cells.read(notebook_path), Path(notebook_path).parent, allow_errors=True)
-    return {grade for grade, _, _ in cells.errors_by_cell(notebook).values()
-            if grade and cells.is_graded(next(c for c in notebook.cells if cells.grade_id(c) == grade))}
-
-
-@pytest.mark.parametrize("student", ["correct", "original_post"])  # original_post fails checks in both notebooks
+@pytest.mark.parametrize("student", ["correct", "original_post", "flipped_kernel"])
 def test_validate_gives_the_verdict_of_the_visible_checks(submissions, student):
+    """The graded cells validate reports failing are the ones whose visible checks fail (test_notebooks_run.py runs
+    the notebooks themselves)."""
     verdicts = set()
     for notebook_path in sorted((submissions / student).glob("0[12]_*.ipynb")):  # 03's verdict: test_network.py
-        by_validate = failing_grade_ids_by_validate(notebook_path)
-        assert by_validate == failing_grade_ids_by_running(notebook_path), notebook_path.name
-        verdicts |= by_validate
+        verdicts |= failing_grade_ids_by_validate(notebook_path)
     assert verdicts == sample_class.EXPECTED_FAILURES[student] - {sample_class.TRAINING_TEST}

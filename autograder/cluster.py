@@ -1,0 +1,86 @@
+"""Where the students are graded: worker processes on this machine, or the workers of a Dask distributed cluster.
+
+``make grade`` grades each student as one task through a ``concurrent.futures`` executor: a pool of processes here
+(one per core by default), or, with ``SCHEDULER=tcp://host:8786``, an existing Dask cluster
+(``distributed.Client.get_executor``). Both run the same task, :func:`autograder.grade.grade_task`, whose argument
+and result are plain data (the fields of the submission and of the result; nothing a student's code made).
+
+The workers of a cluster are trusted machines: they see the course folder and the submissions at the same paths
+(a shared file system), run this kit in the same version, reach the gradebook database (``GRADEBOOK=postgresql://...``)
+and keep student code in their own sandbox. A worker whose sandbox does not work (no bubblewrap) grades nobody unless
+the instructor allows limits-only grading (``--allow-unsandboxed``); the summary then names it. A worker that dies
+in the middle of a student has its task given to another worker by the scheduler: the student is graded again from
+the start, and the gradebook keeps one result per student and notebook.
+"""
+
+import contextlib
+import multiprocessing
+import os
+import socket
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from autograder import sandbox
+
+
+class NoSandbox(RuntimeError):
+    """A worker without a working sandbox was asked to grade, and limits-only grading was not allowed."""
+
+
+@dataclass
+class Workers:
+    """An executor for :func:`autograder.grade.grade_task`, and what to tell the instructor about it."""
+
+    executor: object  # a concurrent.futures.Executor
+    description: str
+    unsandboxed: list = field(default_factory=list)  # the workers that grade without a sandbox
+
+
+def worker_status():
+    """(this worker's name, whether its sandbox works): run on each worker."""
+    return f"{socket.gethostname()}:{os.getpid()}", bool(sandbox.bubblewrap())
+
+
+def check_sandbox(allow_unsandboxed):
+    """This worker's name and whether it grades in a sandbox; raises NoSandbox if it must not grade."""
+    name, sandboxed = worker_status()
+    if not sandboxed and not allow_unsandboxed:
+        raise NoSandbox(f"worker {name} has no working sandbox (install bubblewrap there), and limits-only grading "
+                        "was not allowed (--allow-unsandboxed)")
+    return name, sandboxed
+
+
+def _die_with_the_grader():
+    """Worker initializer (Linux): the worker is killed when the grading process dies, so an interrupted run
+    leaves nothing running that could race with the next one (its kernels die with the worker)."""
+    try:
+        import ctypes
+        import signal
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: nothing to do
+        pass
+
+
+@contextlib.contextmanager
+def workers(jobs, scheduler=None, allow_unsandboxed=False):
+    """Yield the :class:`Workers` that grade: ``jobs`` processes here, or the Dask cluster at ``scheduler``, whose
+    workers are checked first (raises NoSandbox when one has no sandbox and that is not allowed)."""
+    if scheduler is None:
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_die_with_the_grader) as pool:
+            yield Workers(pool, f"{jobs} worker process{'es' if jobs > 1 else ''} on this machine")
+        return
+    from distributed import Client  # only a cluster run needs it
+
+    with Client(scheduler, timeout=60) as client:
+        statuses = client.run(worker_status)  # {address: (name, sandboxed)}
+        if not statuses:
+            raise RuntimeError(f"the Dask cluster at {scheduler} has no workers")
+        unsandboxed = sorted(address for address, (_, sandboxed) in statuses.items() if not sandboxed)
+        if unsandboxed and not allow_unsandboxed:
+            raise NoSandbox(f"these workers have no working sandbox (install bubblewrap there), and limits-only "
+                            f"grading was not allowed (--allow-unsandboxed): {', '.join(unsandboxed)}")
+        description = (f"the Dask cluster at {scheduler}, {len(statuses)} workers "
+                       f"(dashboard: {client.dashboard_link})")
+        with client.get_executor(pure=False) as executor:
+            yield Workers(executor, description, unsandboxed)

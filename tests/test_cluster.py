@@ -1,0 +1,170 @@
+"""Grading on a Dask cluster, the gradebook in PostgreSQL: a scheduler and two workers started here as separate
+processes (``dask scheduler``, ``dask worker``) on 127.0.0.1, one worker killed with SIGKILL in the middle of the
+run; every student is graded once, with the grades a local run gives (test_grading_pipeline.py asserts the same
+expectations on a local run with SQLite). A worker without a sandbox is refused unless limits-only grading is
+allowed."""
+
+import contextlib
+import csv
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from nbgrader.api import Gradebook, SubmittedAssignment
+
+from autograder import cluster, grade as grading, kit_records, sample_class
+from autograder.release import generate_assignment, graded_cells
+from autograder.sample_class import EXPECTED_BROKEN, EXPECTED_FAILURES, TRAINING
+from grading_helpers import free_port, postgres_server
+
+# Four sample students handing in 01 and 02 (03 is left out: it trains for seconds, and the local run covers it).
+STUDENTS = ["correct", "original_post", "flipped_kernel", "unreadable_notebook"]
+DASK = Path(sys.executable).parent / "dask"
+
+
+@contextlib.contextmanager
+def process(command, log, **options):
+    """A process in a session of its own, stopped by its PID (SIGTERM, then SIGKILL) with everything it started."""
+    with open(log, "wb") as output:
+        started = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True, **options)
+    try:
+        yield started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGTERM)
+        try:
+            started.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(started.pid, signal.SIGKILL)
+            started.wait(timeout=20)
+
+
+def wait_for_workers(address, count, deadline=120):
+    from distributed import Client
+    with Client(address, timeout=deadline) as client:
+        client.wait_for_workers(count, timeout=deadline)
+
+
+@contextlib.contextmanager
+def dask_cluster(folder, workers=2, worker_environment=None):
+    """A Dask scheduler and ``workers`` workers (one thread each, a nanny that restarts a killed worker) on
+    127.0.0.1: yields the scheduler's address."""
+    port = free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    environment = {**os.environ, **(worker_environment or {})}
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(process([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                     "--dashboard-address", f"127.0.0.1:{free_port()}"], folder / "scheduler.log"))
+        for number in range(workers):
+            stack.enter_context(process([str(DASK), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                         "--memory-limit", "0", "--no-dashboard", "--name", f"worker-{number}"],
+                                        folder / f"worker-{number}.log", env=environment))
+        wait_for_workers(address, workers)
+        yield address
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    root = tmp_path_factory.mktemp("cluster")
+    samples = sample_class.build(root / "samples", generate_assignment(root / "course"))
+    for student in STUDENTS:
+        (root / "class" / student).mkdir(parents=True)
+        for path in (samples / student).iterdir():
+            if path.stem != TRAINING:
+                (root / "class" / student / path.name).write_bytes(path.read_bytes())
+    return root
+
+
+def kill_one_worker_mid_run(address, course_root, killed):
+    """Once the first student has feedback, SIGKILL the worker process that is grading another one."""
+    from distributed import Client
+    with Client(address, timeout=60) as client:
+        pids = client.run(os.getpid)  # {worker address: pid}
+        deadline = time.monotonic() + 300
+        while not any((course_root / "feedback").glob("*/cnn")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        while time.monotonic() < deadline:
+            busy = [worker for worker, tasks in client.processing().items() if tasks and worker in pids]
+            if busy:
+                killed.append(busy[0])
+                os.kill(pids[busy[0]], signal.SIGKILL)
+                return
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def distributed_run(course):
+    """The class graded through the cluster, the gradebook in PostgreSQL, one worker killed mid-run."""
+    with postgres_server() as url, pytest.MonkeyPatch.context() as patch, dask_cluster(course) as address:
+        patch.setenv(kit_records.GRADEBOOK_VARIABLE, url)
+        killed = []
+        killer = threading.Thread(target=kill_one_worker_mid_run, args=(address, course / "course", killed))
+        killer.start()
+        results = grading.grade(course / "class", course_root=course / "course", reports_dir=course / "reports",
+                                progress=False, scheduler=address)
+        killer.join(timeout=60)
+        with Gradebook(url) as gradebook:
+            submissions = [(s.student.id, [(nb.name, len(nb.grades)) for nb in s.notebooks])
+                           for s in gradebook.db.query(SubmittedAssignment)]
+            points = {(s.student.id, nb.name, g.name): g.score for s in gradebook.db.query(SubmittedAssignment)
+                      for nb in s.notebooks for g in nb.grades}
+        records = kit_records.Records(url)
+        kept = records.load()
+        records.close()
+        yield {result.student_id: result for result in results}, submissions, points, kept, killed
+
+
+def expected_points(student):
+    """{(notebook, grade_id): points} as a local run gives them (03 is not handed in)."""
+    broken, lost = EXPECTED_BROKEN.get(student, (None, None))[0], EXPECTED_FAILURES.get(student, set())
+    return {(notebook, grade_id): 0.0 if grade_id in lost or notebook in (broken, TRAINING) else max_points
+            for notebook, cells in graded_cells().items() for grade_id, max_points in cells}
+
+
+def test_a_worker_was_killed_while_it_graded(distributed_run):
+    *_, killed = distributed_run
+    assert len(killed) == 1, "no worker was grading after the first student had feedback"
+
+
+@pytest.mark.parametrize("student", STUDENTS)
+def test_every_student_gets_the_grades_of_a_local_run(distributed_run, student):
+    results, *_ = distributed_run
+    result = results[student]
+    assert result.status == (EXPECTED_BROKEN[student][1] if student in EXPECTED_BROKEN else "missing notebook"), \
+        result.notes
+    assert result.sandboxed and result.worker, "graded by a worker of the cluster, in its sandbox"
+    assert {(nb, g): points for nb, g, points, _ in result.tests} == expected_points(student)
+    assert result.review == []
+
+
+def test_the_gradebook_holds_one_result_per_student_and_notebook(distributed_run):
+    results, submissions, points, kept, _ = distributed_run
+    cells = graded_cells()
+    assert sorted(student for student, _ in submissions) == sorted(STUDENTS)
+    for student, notebooks in submissions:
+        assert sorted(notebooks) == sorted((name, len(grade_ids)) for name, grade_ids in cells.items())
+        assert {key[1:]: score for key, score in points.items() if key[0] == student} == expected_points(student)
+    assert sorted(kept) == sorted(STUDENTS)
+
+
+def test_the_reports_say_what_the_results_say(course, distributed_run):
+    results, *_ = distributed_run
+    with open(course / "reports" / "grades.csv") as file:
+        rows = {row["student_id"]: row for row in csv.DictReader(file)}
+    assert {student: (row["status"], float(row["total"])) for student, row in rows.items()} == \
+        {student: (result.status, sum(result.scores.values())) for student, result in results.items()}
+
+
+def test_a_worker_without_a_sandbox_is_refused_unless_limits_only_grading_is_allowed(course, tmp_path):
+    with dask_cluster(tmp_path, workers=1, worker_environment={"CNNKIT_SANDBOX": "off"}) as address:
+        with pytest.raises(cluster.NoSandbox, match="no working sandbox"):
+            with cluster.workers(1, address):
+                pass
+        with cluster.workers(1, address, allow_unsandboxed=True) as workers:
+            assert len(workers.unsandboxed) == 1 and "dashboard" in workers.description
