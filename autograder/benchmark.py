@@ -1,5 +1,6 @@
 """Grading throughput, measured side by side in one run: plain ``nbgrader autograde``, ``make grade`` with one
-worker and with one per core, a re-run after one late submission, and where a student's time goes.
+worker, with one per core, and with one Dask worker per core through a scheduler (started here, on 127.0.0.1), a
+re-run after one late submission, and where a student's time goes.
 
 Usage: ``python -m autograder.benchmark [--students N] [--baseline FOLDER]`` (what ``make benchmark`` runs). Every
 run grades the same N submissions (the sample class, repeated) in a fresh scratch course folder, one after the
@@ -20,7 +21,7 @@ import time
 from itertools import cycle, islice
 from pathlib import Path
 
-from autograder import sample_class, stages
+from autograder import cluster, sample_class, stages
 from autograder.release import ASSIGNMENT, generate_assignment, run_nbgrader
 
 # Plain `nbgrader autograde` stops the whole run at a notebook with a copied cell (duplicate grade id),
@@ -58,9 +59,11 @@ def plain_autograde(class_dir, course_root):
     return time.perf_counter() - started
 
 
-def kit_grade(class_dir, course_root, jobs=None, python=sys.executable, cwd=None):
-    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class."""
+def kit_grade(class_dir, course_root, jobs=None, python=sys.executable, cwd=None, scheduler=None):
+    """Seconds for ``python -m autograder.grade`` (what ``make grade`` runs) on the class, here or through the Dask
+    ``scheduler``."""
     command = [python, "-m", "autograder.grade", str(class_dir), f"--course-root={course_root}"]
+    command += [f"--scheduler={scheduler}"] if scheduler else []
     started = time.perf_counter()
     subprocess.run(command + ([f"--jobs={jobs}"] if jobs else []), check=True, stdout=subprocess.DEVNULL, cwd=cwd)
     return time.perf_counter() - started
@@ -118,6 +121,9 @@ def main(argv=None):
         kit, busy = busy_cores(lambda: kit_grade(class_dir, scratch / "kit"))
         runs[f"make grade, {cores} workers"] = kit
         breakdown = stage_means(scratch / "kit" / "reports")
+        with cluster.started_cluster(scratch, workers=cores) as scheduler:
+            runs[f"make grade, {cores} Dask workers through a scheduler"] = kit_grade(class_dir, scratch / "kit-dask",
+                                                                                     scheduler=scheduler)
         repeat_class(samples, class_dir, 1, first=n)  # one late submission, then the same command again
         late = kit_grade(class_dir, scratch / "kit")
     print(f"{n} submissions (the sample class repeated), {cores} cores\n")

@@ -16,9 +16,13 @@ the start, and the gradebook keeps one result per student and notebook.
 import contextlib
 import multiprocessing
 import os
+import signal
 import socket
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from autograder import sandbox
 
@@ -84,3 +88,54 @@ def workers(jobs, scheduler=None, allow_unsandboxed=False):
                        f"(dashboard: {client.dashboard_link})")
         with client.get_executor(pure=False) as executor:
             yield Workers(executor, description, unsandboxed)
+
+
+@contextlib.contextmanager
+def _process(command, log, environment=None):
+    """A process in a session of its own, logging to ``log``; stopped by its PID (SIGTERM, then SIGKILL) with
+    everything it started."""
+    with open(log, "wb") as output:
+        started = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True, env={**os.environ, **(environment or {})})
+    try:
+        yield started
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(started.pid, signal.SIGTERM)
+        try:
+            started.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(started.pid, signal.SIGKILL)
+            started.wait(timeout=20)
+
+
+def _free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextlib.contextmanager
+def started_cluster(folder, workers=2, environment=None):
+    """A Dask scheduler and ``workers`` workers on 127.0.0.1, started as separate processes (``dask scheduler``,
+    ``dask worker``: one thread each, and a nanny that restarts a worker that dies), logging into ``folder``: yields
+    the scheduler's address. For the benchmark and the tests; a real cluster is started by its own tools.
+
+    :param environment: extra environment variables of the workers.
+    """
+    from distributed import Client
+
+    dask = str(Path(sys.executable).parent / "dask")
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_process([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--dashboard-address", f"127.0.0.1:{_free_port()}"],
+                                     Path(folder) / "scheduler.log"))
+        for number in range(workers):
+            stack.enter_context(_process([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
+                                          "--memory-limit", "0", "--no-dashboard", "--name", f"worker-{number}"],
+                                         Path(folder) / f"worker-{number}.log", environment))
+        with Client(address, timeout=120) as client:
+            client.wait_for_workers(workers, timeout=120)
+        yield address

@@ -203,8 +203,8 @@ def judgement_used(submitted):
 class KitVerdicts(NbGraderPreprocessor):
     """What both preprocessors share: the hidden cases, and the judgement of the student being autograded."""
 
-    hidden_cases = Unicode(str(HIDDEN_CASES),
-                           help="The instructor's hidden cases file (read here, never in the sandbox).").tag(config=True)
+    hidden_cases = Unicode(str(HIDDEN_CASES), help="The instructor's hidden cases file (read here, never in the "
+                                                   "sandbox).").tag(config=True)
 
     def _judgement(self, resources):
         converter = self.parent

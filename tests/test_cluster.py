@@ -4,15 +4,11 @@ run; every student is graded once, with the grades a local run gives (test_gradi
 expectations on a local run with SQLite). A worker without a sandbox is refused unless limits-only grading is
 allowed."""
 
-import contextlib
 import csv
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook, SubmittedAssignment
@@ -20,53 +16,10 @@ from nbgrader.api import Gradebook, SubmittedAssignment
 from autograder import cluster, grade as grading, kit_records, sample_class
 from autograder.release import generate_assignment, graded_cells
 from autograder.sample_class import EXPECTED_BROKEN, EXPECTED_FAILURES, TRAINING
-from grading_helpers import free_port, postgres_server
+from grading_helpers import postgres_server
 
 # Four sample students handing in 01 and 02 (03 is left out: it trains for seconds, and the local run covers it).
 STUDENTS = ["correct", "original_post", "flipped_kernel", "unreadable_notebook"]
-DASK = Path(sys.executable).parent / "dask"
-
-
-@contextlib.contextmanager
-def process(command, log, **options):
-    """A process in a session of its own, stopped by its PID (SIGTERM, then SIGKILL) with everything it started."""
-    with open(log, "wb") as output:
-        started = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
-                                   start_new_session=True, **options)
-    try:
-        yield started
-    finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(started.pid, signal.SIGTERM)
-        try:
-            started.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(started.pid, signal.SIGKILL)
-            started.wait(timeout=20)
-
-
-def wait_for_workers(address, count, deadline=120):
-    from distributed import Client
-    with Client(address, timeout=deadline) as client:
-        client.wait_for_workers(count, timeout=deadline)
-
-
-@contextlib.contextmanager
-def dask_cluster(folder, workers=2, worker_environment=None):
-    """A Dask scheduler and ``workers`` workers (one thread each, a nanny that restarts a killed worker) on
-    127.0.0.1: yields the scheduler's address."""
-    port = free_port()
-    address = f"tcp://127.0.0.1:{port}"
-    environment = {**os.environ, **(worker_environment or {})}
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(process([str(DASK), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                     "--dashboard-address", f"127.0.0.1:{free_port()}"], folder / "scheduler.log"))
-        for number in range(workers):
-            stack.enter_context(process([str(DASK), "worker", address, "--host", "127.0.0.1", "--nthreads", "1",
-                                         "--memory-limit", "0", "--no-dashboard", "--name", f"worker-{number}"],
-                                        folder / f"worker-{number}.log", env=environment))
-        wait_for_workers(address, workers)
-        yield address
 
 
 @pytest.fixture(scope="module")
@@ -101,7 +54,7 @@ def kill_one_worker_mid_run(address, course_root, killed):
 @pytest.fixture(scope="module")
 def distributed_run(course):
     """The class graded through the cluster, the gradebook in PostgreSQL, one worker killed mid-run."""
-    with postgres_server() as url, pytest.MonkeyPatch.context() as patch, dask_cluster(course) as address:
+    with postgres_server() as url, pytest.MonkeyPatch.context() as patch, cluster.started_cluster(course) as address:
         patch.setenv(kit_records.GRADEBOOK_VARIABLE, url)
         killed = []
         killer = threading.Thread(target=kill_one_worker_mid_run, args=(address, course / "course", killed))
@@ -162,7 +115,7 @@ def test_the_reports_say_what_the_results_say(course, distributed_run):
 
 
 def test_a_worker_without_a_sandbox_is_refused_unless_limits_only_grading_is_allowed(course, tmp_path):
-    with dask_cluster(tmp_path, workers=1, worker_environment={"CNNKIT_SANDBOX": "off"}) as address:
+    with cluster.started_cluster(tmp_path, workers=1, environment={"CNNKIT_SANDBOX": "off"}) as address:
         with pytest.raises(cluster.NoSandbox, match="no working sandbox"):
             with cluster.workers(1, address):
                 pass

@@ -143,7 +143,8 @@ def paths(course, server):
     state, kept results)} and {student: the seconds its Autograde in the formgrader took}."""
     stages = {}
     results = grading.grade(course / "class", course_root=course, reports_dir=course / "reports", progress=False)
-    stages["make grade"] = (gradebook_state(course), {r.student_id: kept_results(course)[r.student_id] for r in results})
+    kept = kept_results(course)
+    stages["make grade"] = (gradebook_state(course), {result.student_id: kept[result.student_id] for result in results})
     set_manual_score(server, course)
     stages["manual score"] = (gradebook_state(course), kept_results(course))
     shutil.copytree(course / "late" / LATE, course / "submitted" / LATE / ASSIGNMENT)  # what `nbgrader collect` does

@@ -143,7 +143,7 @@ def check_lines(lines):
     return {grade_id: (status, rest) for status, grade_id, rest in rows}
 
 
-def test_make_check_in_a_fresh_environment_tells_untouched_wrong_and_correct_work_apart(built, tmp_path):
+def test_make_check_in_a_fresh_environment_tells_untouched_and_correct_work_apart(built, tmp_path):
     _, zip_path = built
     with zipfile.ZipFile(zip_path) as archive:
         archive.extractall(tmp_path)
@@ -158,14 +158,7 @@ def test_make_check_in_a_fresh_environment_tells_untouched_wrong_and_correct_wor
     assert "LayersNotReadyError" in checks["cnn_test_accuracy"][1]
     assert lines[-1].startswith("0 of 11 checks pass (0 of 20 points")
 
-    sample_class.fill_in(folder, "flipped_kernel")  # a typical mistake in 01, the reference in 02
-    status, lines = make_check(folder)
-    checks = check_lines(lines)
-    failing = {grade_id for grade_id, (result, _) in checks.items() if result == "FAIL"}
-    assert status != 0 and failing == {"conv_forward_stride1", "conv_forward_strided", "conv_batch_of_one",
-                                       "cnn_test_accuracy"}
-    assert "true convolution" in checks["conv_forward_stride1"][1]
-
+    # (A mistake's diagnosis in the checks' messages: test_checks.py; in the feedback: test_grading_pipeline.py.)
     sample_class.fill_in(folder, "correct")
     status, lines = make_check(folder)
     checks = check_lines(lines)
