@@ -68,8 +68,9 @@ demo: $(READY)
 hidden: $(READY)
 	$(BIN)/python -m autograder.hidden_cases $(if $(HIDDEN_SEED),--seed $(HIDDEN_SEED))
 
-## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with 1 worker and 1 per core, a
-## re-run after a late submission, seconds per stage (BENCHMARK_ARGS="--students N --baseline OTHER_CHECKOUT")
+## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with 1 worker, 1 per core and 1 Dask
+## worker per core through a scheduler, a re-run after a late submission, seconds per stage
+## (BENCHMARK_ARGS="--students N --baseline OTHER_CHECKOUT")
 benchmark: $(READY)
 	$(BIN)/python -m autograder.benchmark $(BENCHMARK_ARGS)
 
