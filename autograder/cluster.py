@@ -100,16 +100,23 @@ def _process(command, log, environment=None):
     try:
         yield started
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(started.pid, signal.SIGTERM)
-        try:
-            started.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(started.pid, signal.SIGKILL)
-            started.wait(timeout=20)
+        stop_session(started)
 
 
-def _free_port():
+def stop_session(process, seconds=30):
+    """Stop ``process``, started in a session of its own, with everything it started: SIGTERM to its process group,
+    then SIGKILL after ``seconds``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=seconds)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -126,11 +133,11 @@ def started_cluster(folder, workers=2, environment=None):
     from distributed import Client
 
     dask = str(Path(sys.executable).parent / "dask")
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     with contextlib.ExitStack() as stack:
         stack.enter_context(_process([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                                      "--dashboard-address", f"127.0.0.1:{_free_port()}"],
+                                      "--dashboard-address", f"127.0.0.1:{free_port()}"],
                                      Path(folder) / "scheduler.log"))
         for number in range(workers):
             stack.enter_context(_process([dask, "worker", address, "--host", "127.0.0.1", "--nthreads", "1",

@@ -5,7 +5,6 @@ import glob
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import sqlalchemy
 
+from autograder.cluster import free_port, stop_session
 from autograder.hidden_cases import HIDDEN_CASES
 
 
@@ -23,13 +23,6 @@ def hidden_numbers(path=HIDDEN_CASES):
     with np.load(path) as data:
         values = np.concatenate([data[key].ravel() for key in data.files])
     return {f"{value:.6g}" for value in values if abs(value) > 1e-3 and len(f"{value:.6g}") >= 6}
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 that nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # Debian's Chromium, headless, as the browser tests start it (Playwright's own browsers are never downloaded).
@@ -64,12 +57,7 @@ def jupyter_server(command, port, token, log_path, **popen):
                 time.sleep(0.5)
         yield process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
+        stop_session(process)
 
 
 def _postgres_program(name):
