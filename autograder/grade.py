@@ -117,6 +117,15 @@ def grade_student(api, course_root, submission, graded_cells, hidden_cases):
     return result
 
 
+def _failed(submission, graded_cells, error):
+    """The result of a student whose grading failed: a bug of the kit or of nbgrader, or a worker lost for good or
+    refusing to grade."""
+    result = StudentResult(submission.student_id)
+    result.worsen("grader error", f"{type(error).__name__}: {error}")
+    result.earn_nothing(graded_cells)
+    return result
+
+
 def _grade_safely(api, course_root, submission, graded_cells, hidden_cases):
     """:func:`grade_student`, with an unexpected exception (a bug of the kit or of nbgrader) recorded, not raised;
     the result carries the seconds spent per stage."""
@@ -124,9 +133,7 @@ def _grade_safely(api, course_root, submission, graded_cells, hidden_cases):
     try:
         result = grade_student(api, course_root, submission, graded_cells, hidden_cases)
     except Exception as error:
-        result = StudentResult(submission.student_id)
-        result.worsen("grader error", f"{type(error).__name__}: {error}")
-        result.earn_nothing(graded_cells)
+        result = _failed(submission, graded_cells, error)
     result.seconds = stages.since(before)
     return result
 
@@ -153,14 +160,6 @@ def _plain(submission):
             "notebooks": {name: str(path) for name, path in submission.notebooks.items()}}
 
 
-def _failed_task(submission, graded_cells, error):
-    """The result of a student whose task failed in a worker (the worker lost, refused, or the kit failed)."""
-    result = StudentResult(submission.student_id)
-    result.worsen("grader error", f"{type(error).__name__}: {error}")
-    result.earn_nothing(graded_cells)
-    return result
-
-
 def _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs, where):
     """Yield each student's StudentResult as it is done. ``where``: (scheduler address or None, gradebook URL,
     whether workers without a sandbox may grade); with no scheduler, ``jobs`` students are graded at a time here."""
@@ -180,7 +179,7 @@ def _grade_all(course_root, submissions, graded_cells, hidden_cases, jobs, where
             try:
                 yield StudentResult.from_fields(future.result())
             except Exception as error:  # the worker was lost for good, refused to grade, or the task failed
-                yield _failed_task(futures[future], graded_cells, error)
+                yield _failed(futures[future], graded_cells, error)
 
 
 def _grade_class(course_root, submissions, graded_cells, hidden_cases, jobs, where, progress, done):
