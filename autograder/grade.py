@@ -7,10 +7,12 @@ For every other student: add them to nbgrader's gradebook and autograde (every k
 autograde computes the kit's own verdict on every graded test from the outputs of the student's code on the hidden
 inputs (:mod:`autograder.verdict`) and writes those points into the gradebook as the autograder scores, flagging
 every test where nbgrader's in-kernel result disagreed (:mod:`autograder.kit_autograde`, the same on every path
-that autogrades); then the feedback HTML is generated. Then count the manual scores a person set,
-write autograder/reports/grades.csv, tests.csv, review.csv, seconds.csv and class_report.png, and print one row per
-student. A bad submission is recorded with its status and never stops the others; the exit status is non-zero only
-when the kit itself failed.
+that autogrades); then the feedback HTML is generated. Students are graded by worker processes on this machine,
+or by the workers of a Dask cluster (``--scheduler``, see :mod:`autograder.cluster`). Then the manual scores a
+person set are counted, autograder/reports/grades.csv, tests.csv, review.csv, seconds.csv and class_report.png are
+written, and one row per student is printed. A bad submission is recorded with its status and never stops the
+others; the exit status is non-zero only when the kit itself failed, or when the gradebook holds an autograder
+score that is not the kit's verdict.
 """
 
 import argparse
@@ -28,10 +30,9 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import cluster, feedback, kit_autograde, kit_records, reports, sandbox, stages
+from autograder import cluster, feedback, kit_autograde, kit_records, release, reports, sandbox, stages
 from autograder.gradebook_reports import report_scores_not_from_the_kit, with_manual_scores
 from autograder.hidden_cases import instructor_file
-from autograder import release
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.student_result import StudentResult
 from autograder.submissions import Submission, copy_repaired, is_safe_student_id, read_folder, read_zip

@@ -8,6 +8,7 @@ did not come from the kit's verdicts (none should: see :func:`autograder.kit_aut
 """
 
 import argparse
+import contextlib
 from pathlib import Path
 
 from nbgrader.api import Gradebook, MissingEntry
@@ -43,11 +44,8 @@ def with_manual_scores(course_root, results):
 
 def kept_results(course_root):
     """The StudentResult of every student the kit's table holds, sorted by id, with the manual scores applied."""
-    records = kit_records.Records(kit_records.database_url(course_root))
-    try:
+    with contextlib.closing(kit_records.Records(kit_records.database_url(course_root))) as records:
         kept = records.load()
-    finally:
-        records.close()
     results = [StudentResult.from_fields(kept[student][1]) for student in sorted(kept)]
     return with_manual_scores(course_root, results)
 

@@ -15,6 +15,7 @@ any notebook nbgrader could not run with :meth:`Judgement.record_rest`.
 """
 
 import collections
+import contextlib
 import dataclasses
 import functools
 import os
@@ -126,10 +127,13 @@ class Judgement:
     def verdicts(self, notebook):
         """{grade_id: (points, max_points, reason)} of the graded tests of ``notebook``, once judged."""
         self._judged[notebook].wait()
-        if self._error is not None:
-            raise KitError(f"the kit's verdicts failed: {type(self._error).__name__}: {self._error}") from self._error
+        self._raise_if_failed()
         return {grade_id: (max_points if self._verdicts[notebook][grade_id].passed else 0.0, max_points,
                            self._verdicts[notebook][grade_id].reason) for grade_id, max_points in self.cells[notebook]}
+
+    def _raise_if_failed(self):
+        if self._error is not None:
+            raise KitError(f"the kit's verdicts failed: {type(self._error).__name__}: {self._error}") from self._error
 
     def saw_run(self, notebook, nb):
         """Take note of what nbgrader's run of ``notebook`` showed (``nb``: the executed notebook)."""
@@ -167,8 +171,7 @@ class Judgement:
     def result(self):
         """The kit's whole result: its verdicts, the statuses of both runs, and the review rows with their notes."""
         self._thread.join()
-        if self._error is not None:
-            raise KitError(f"the kit's verdicts failed: {type(self._error).__name__}: {self._error}") from self._error
+        self._raise_if_failed()
         result = dataclasses.replace(self._run, notes=list(self._run.notes))
         result.absorb(self._kit)
         order = [grade_id for _, grade_id, _, _ in result.tests]
@@ -268,24 +271,18 @@ class SaveVerdicts(KitVerdicts, SaveAutoGrades):
         for name in judgement.submission().missing:
             result.not_handed_in(name)
         key = kit_records.grading_key(SOLUTIONS, self.hidden_cases)
-        records = kit_records.Records(db_url)
-        try:
+        with contextlib.closing(kit_records.Records(db_url)) as records:
             records.save(result.student_id, kit_records.submission_hash(judgement.submission(), key),
                          dataclasses.asdict(result))
-        finally:
-            records.close()
 
 
 def scores_not_from_the_kit(db_url):
     """[(student_id, notebook, grade_id, autograder score, the kit's points or None)] of every autograder score in the
     gradebook at ``db_url`` that differs from the kit's verdict kept for that student (:mod:`autograder.kit_records`):
     scores written some other way, e.g. by nbgrader's own SaveAutoGrades under another configuration."""
-    records = kit_records.Records(db_url)
-    try:
+    with contextlib.closing(kit_records.Records(db_url)) as records:
         kept = {student: {(notebook, grade_id): points for notebook, grade_id, points, _ in fields["tests"]}
                 for student, (_, fields) in records.load().items()}
-    finally:
-        records.close()
     found = []
     with Gradebook(db_url) as gradebook:
         for submission in gradebook.db.query(SubmittedAssignment):
