@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from autograder.release import ASSIGNMENT
+from autograder.time_limits import seconds
 
-FEEDBACK_TIMEOUT = float(os.environ.get("CNNKIT_FEEDBACK_TIMEOUT", "60"))  # seconds per student
+FEEDBACK_TIMEOUT = seconds("CNNKIT_FEEDBACK_TIMEOUT")  # per student
 FEEDBACK_MEMORY = 2048 * 2**20  # bytes of address space for the rendering process
 TOO_SLOW_REASON = "it took longer than"
 

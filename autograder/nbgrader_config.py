@@ -8,7 +8,7 @@ import os
 
 from autograder.hidden_cases import instructor_file
 from autograder.kit_records import configured_url
-from cnnkit.notebook_loader import CELL_TIMEOUT
+from autograder.time_limits import seconds
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -77,7 +77,7 @@ c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"[\s\S]"
 # Per-cell time limit in seconds (CNNKIT_CELL_TIMEOUT overrides it); a cell past it is interrupted
 # and scores 0. The kit's verdict gives the student's cells the same limit (autograder/verdict.py).
-c.Execute.timeout = int(os.environ.get("CNNKIT_CELL_TIMEOUT", CELL_TIMEOUT))
+c.Execute.timeout = int(seconds("CNNKIT_CELL_TIMEOUT"))
 
 # Every page nbgrader builds from a notebook (the formgrader's submission views, the feedback) shows what the
 # student handed in without running it, and renders in bounded time (autograder/safe_html.py).

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.release import COURSE_ROOT, SOLUTIONS, generate_assignment
+from autograder.release import COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
+from autograder.verdict import TRAINING_TEST
 
 ORIGINAL_POST = Path(__file__).parent / "samples" / "original_post.py"
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n", re.M | re.S)
@@ -65,11 +66,8 @@ AVERAGE_POOLING_BACKWARD = """
 grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = grad_output[:, :, out_row, out_col][:, :, None, None] / k**2
 """
 
-ALL_CONV = {"conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
-            "conv_backward_strided", "conv_batch_of_one"}
-ALL_POOL = {"pool_views", "pool_forward", "pool_backward", "pool_backward_ties"}
+ALL_CONV, ALL_POOL = ({grade_id for grade_id, _ in graded_cells()[notebook]} for notebook in (CONV, POOL))
 # 03 trains only when the layers pass the stride-1 checks of forward and backward (its first cell runs them).
-TRAINING_TEST = "cnn_test_accuracy"
 EXPECTED_FAILURES = {
     "correct": set(),
     "jupyterlab_accidents": set(),

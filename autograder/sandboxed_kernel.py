@@ -19,12 +19,13 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Int
 
 from autograder import sandbox
+from autograder.time_limits import seconds
 
 
 class SandboxedKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel command runs in :mod:`autograder.sandbox`."""
 
-    notebook_timeout = Int(int(os.environ.get("CNNKIT_NOTEBOOK_TIMEOUT", "600")), config=True,
+    notebook_timeout = Int(int(seconds("CNNKIT_NOTEBOOK_TIMEOUT")), config=True,
                            help="Seconds a kernel may live before it is killed with everything it started.")
 
     def __init__(self, **kwargs):

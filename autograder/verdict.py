@@ -11,8 +11,8 @@ and the harvest goes on after it in a new process) and one per notebook; a crash
 not the others.
 
 A test earns its points when every one of its calls returned the expected values; the accuracy test
-of notebook 03 when the network trained with the student's layers reads at least 90% of the test
-digits and the four layer tests that training relies on earned theirs.
+of notebook 03 when the network trained with the student's layers reads at least
+:data:`cnnkit.network.MINIMUM_ACCURACY` of the test digits and the four layer tests that training relies on earned theirs.
 """
 
 import contextlib
@@ -31,18 +31,18 @@ import numpy as np
 
 from autograder import oracle, sandbox, stages
 from autograder.runner import harvest as harvest_runner
+from autograder.time_limits import seconds
 from cnnkit import casefile, checks, network
-from cnnkit.notebook_loader import CELL_TIMEOUT as DEFAULT_CELL_TIMEOUT, code_that_runs
+from cnnkit.notebook_loader import code_that_runs
 
-CELL_TIMEOUT = float(os.environ.get("CNNKIT_CELL_TIMEOUT", DEFAULT_CELL_TIMEOUT))  # as in nbgrader's run
-CALL_TIMEOUT = float(os.environ.get("CNNKIT_CALL_TIMEOUT", "20"))  # seconds per call to a layer method
-TRAINING_TIMEOUT = float(os.environ.get("CNNKIT_TRAINING_TIMEOUT", "300"))  # the training call of notebook 03
-NOTEBOOK_TIMEOUT = float(os.environ.get("CNNKIT_NOTEBOOK_TIMEOUT", "600"))
+CELL_TIMEOUT = seconds("CNNKIT_CELL_TIMEOUT")  # as in nbgrader's run
+CALL_TIMEOUT = seconds("CNNKIT_CALL_TIMEOUT")
+TRAINING_TIMEOUT = seconds("CNNKIT_TRAINING_TIMEOUT")
+NOTEBOOK_TIMEOUT = seconds("CNNKIT_NOTEBOOK_TIMEOUT")
 STARTUP_SECONDS = 30.0  # extra time for the first call of each process, and for a statement past its cell's limit
 MAX_LOAD_RESTARTS = 5  # statements that end the process while the classes are defined, skipped one per restart
 LARGEST_RESULT = 64 * sandbox.MIB
-MINIMUM_ACCURACY = 0.90
-# The verdict trains notebook 03's network for fewer epochs than the notebook (15): with correct layers it reads
+# The verdict trains notebook 03's network for fewer epochs than the notebook: with correct layers it reads
 # at least 95% of the test digits after 4 epochs, for every one of 20 seeds (tests/test_verdict.py), and layers
 # that fail a check training relies on fail the test before any training.
 VERDICT_EPOCHS = 4
@@ -424,8 +424,8 @@ def _judge_training(outcome, layer_tests):
     if not (isinstance(predictions, np.ndarray) and predictions.shape == y_test.shape):
         return TestVerdict(False, f"the predictions are not an array of shape {y_test.shape}")
     accuracy = float(np.mean(predictions == y_test))
-    if accuracy < MINIMUM_ACCURACY:
-        return TestVerdict(False, f"test accuracy {accuracy:.1%}, below {MINIMUM_ACCURACY:.0%}")
+    if accuracy < network.MINIMUM_ACCURACY:
+        return TestVerdict(False, f"test accuracy {accuracy:.1%}, below {network.MINIMUM_ACCURACY:.0%}")
     return TestVerdict(True)
 
 

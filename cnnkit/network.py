@@ -26,6 +26,13 @@ FINISH_FIRST = ("Finish notebooks 01 and 02 first (until all their checks pass),
                 "reads the saved files), then restart this notebook's kernel and run it again.")
 
 
+# Notebook 03's choices, written out in its cells for the student to read (tests/test_one_source.py ties them);
+# its network's architecture is DigitCNN's defaults.
+SEED = 0
+TRAINING = dict(epochs=15, batch_size=32, learning_rate=0.05, momentum=0.9)
+MINIMUM_ACCURACY = 0.90  # of the test digits, for the points of notebook 03 (in the kernel and in the kit's verdict)
+
+
 class LayersNotReadyError(NotImplementedError):
     """The student's layers from notebooks 1 and 2 are missing, unfinished or wrong, so the network cannot run."""
 
@@ -350,7 +357,7 @@ class DigitCNN(object):
 class SGDMomentum(object):
     """Mini-batch SGD with momentum: v <- momentum * v - learning_rate * grad, then param <- param + v."""
 
-    def __init__(self, learning_rate=0.05, momentum=0.9):
+    def __init__(self, learning_rate, momentum):
         self.learning_rate = learning_rate
         self.momentum = momentum
         self.velocity = {}  # by parameter name, created at the first step
@@ -410,7 +417,7 @@ def require_trained(model):
                                   + FINISH_FIRST)
 
 
-def check_test_accuracy(model, x_test, y_test, minimum=0.90):
+def check_test_accuracy(model, x_test, y_test, minimum=MINIMUM_ACCURACY):
     """Measure the accuracy on the test split, print it, and fail below ``minimum``.
 
     :returns: the test accuracy.
@@ -430,7 +437,7 @@ def check_test_accuracy(model, x_test, y_test, minimum=0.90):
     return accuracy
 
 
-def split_digits(seed=0):
+def split_digits(seed=SEED):
     """Notebook 03's data: the digits prepared and split 60/20/20 (stratified) as in its cells.
 
     :returns: x_train, y_train, x_val, y_val, x_test, y_test; x of shape (N, 1, 10, 10), y of shape (N,).
@@ -440,7 +447,7 @@ def split_digits(seed=0):
     return tuple(array[idx] for idx in data.split_indices(labels, seed=seed) for array in (x_all, labels))
 
 
-def train_digit_cnn(conv_cls, pool_cls, seed=0, epochs=15):
+def train_digit_cnn(conv_cls, pool_cls, seed=SEED, epochs=TRAINING["epochs"]):
     """Train notebook 03's network (same data, seed and hyperparameters) with these layer classes, quietly.
 
     The grader runs it on the student's layers to compute the accuracy verdict outside the kernel.
@@ -448,8 +455,7 @@ def train_digit_cnn(conv_cls, pool_cls, seed=0, epochs=15):
     """
     x_train, y_train, x_val, y_val, x_test, y_test = split_digits(seed)
     rng = np.random.default_rng(seed)
-    model = DigitCNN(conv_cls, pool_cls, rng=rng, image_size=10, n_filters=16, filter_size=3, pool_size=2,
-                     n_classes=10)
-    train(model, SGDMomentum(learning_rate=0.05, momentum=0.9), x_train, y_train, x_val, y_val, epochs=epochs,
-          batch_size=32, rng=rng, progress=False)
+    model = DigitCNN(conv_cls, pool_cls, rng=rng)
+    train(model, SGDMomentum(learning_rate=TRAINING["learning_rate"], momentum=TRAINING["momentum"]), x_train,
+          y_train, x_val, y_val, epochs=epochs, batch_size=TRAINING["batch_size"], rng=rng, progress=False)
     return model, x_test, y_test

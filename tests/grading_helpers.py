@@ -16,6 +16,10 @@ import sqlalchemy
 
 from autograder.cluster import free_port, stop_session
 from autograder.hidden_cases import HIDDEN_CASES
+from autograder.release import graded_cells
+
+# {notebook: {grade_id: points}}, from the source notebooks' nbgrader metadata (the one place points are defined).
+POINTS = {notebook: dict(cells) for notebook, cells in graded_cells().items()}
 
 
 def hidden_numbers(path=HIDDEN_CASES):

@@ -21,12 +21,9 @@ import nbformat
 
 from active_content import VECTORS
 from autograder.release import SOLUTIONS
-from autograder.sample_class import CONV, POOL, TRAINING, class_sources, filled_in, solution_cell
+from autograder.sample_class import CONV, POOL, class_sources, filled_in, solution_cell
+from grading_helpers import POINTS
 
-POINTS = {CONV: {"conv_views": 1, "conv_forward_stride1": 2, "conv_forward_strided": 2, "conv_backward_stride1": 2,
-                 "conv_backward_strided": 2, "conv_batch_of_one": 1},
-          POOL: {"pool_views": 1, "pool_forward": 2, "pool_backward": 2, "pool_backward_ties": 2},
-          TRAINING: {"cnn_test_accuracy": 3}}
 ALL_CONV, ALL_POOL = set(POINTS[CONV]), set(POINTS[POOL])
 NOTHING = set()
 

@@ -22,8 +22,8 @@ from nbgrader.api import Gradebook
 from autograder import grade as grading
 from autograder import gradebook_reports, kit_autograde, kit_records, sample_class
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
-from autograder.sample_class import EXPECTED_FAILURES, POOL, TRAINING
-from grading_helpers import free_port, hidden_numbers, jupyter_server, postgres_server
+from autograder.sample_class import CONV, EXPECTED_FAILURES, POOL, TRAINING
+from grading_helpers import POINTS, free_port, hidden_numbers, jupyter_server, postgres_server
 from hostile_class import PATCHED_NUMPY, WRONG_POOL
 
 TOKEN = "formgrader-test"
@@ -184,7 +184,8 @@ def test_patched_numpy_earns_no_more_than_zeros_on_any_path(paths):
         (grades, _), kept = stages[path]
         total = {student: sum(auto for key, (auto, *_) in grades.items() if key[0] == student)
                  for student in ["zeros", "patched", "correct"]}
-        assert total["patched"] <= total["zeros"] == 0 < total["correct"] == 17, path
+        assert total["patched"] <= total["zeros"] == 0 < total["correct"] == sum(POINTS[CONV].values()) + sum(
+            POINTS[POOL].values()), path
         assert kept["patched"]["review"], f"{path}: nbgrader's fooled in-kernel tests are listed for review"
 
 

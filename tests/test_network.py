@@ -226,7 +226,7 @@ def test_training_records_every_epoch_and_learns():
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     assert history[-1]["val_accuracy"] > 0.5  # 10% is chance
     x_train, y_train, x_val, y_val = digits_subset()
-    network.train(model, network.SGDMomentum(), x_train, y_train, x_val, y_val, epochs=1, batch_size=64,
+    network.train(model, network.SGDMomentum(0.05, 0.9), x_train, y_train, x_val, y_val, epochs=1, batch_size=64,
                   rng=np.random.default_rng(0), progress=False)
     assert [h["epoch"] for h in model.history] == [1, 2, 3, 4]  # training again continues
 

@@ -169,4 +169,4 @@ def test_the_verdicts_shorter_training_reaches_the_threshold_with_correct_layers
     model, x_test, y_test = network.train_digit_cnn(Convolution2dLayer, MaxPooling2dLayer, seed=seed,
                                                     epochs=verdict.VERDICT_EPOCHS)
     accuracy = float(np.mean(model.predict(x_test) == y_test))
-    assert accuracy >= verdict.MINIMUM_ACCURACY + 0.03, f"seed {seed}: {accuracy:.1%} after {verdict.VERDICT_EPOCHS} epochs"
+    assert accuracy >= network.MINIMUM_ACCURACY + 0.03, f"seed {seed}: {accuracy:.1%} after {verdict.VERDICT_EPOCHS} epochs"
