@@ -16,6 +16,7 @@ Three files, all in the format of :mod:`cnnkit.casefile`, none of which can comp
   the grader, outside the sandbox.
 """
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -69,24 +70,34 @@ def _pool_expected(x, k, grad_output, label=None):
     return case if label is None else {"label": label, **case}
 
 
+DRAWN = {  # graded test -> its cases, drawn from the generator given
+    "conv_views": lambda rng: [_conv(rng, 2, 2, 5, 6, 3, 1), _conv(rng, 1, 2, 9, 7, 3, 2),
+                               _conv(rng, 3, 2, 10, 8, 2, 3)],
+    "conv_forward_stride1": lambda rng: [_conv(rng, 3, 4, 7, 9, 3, 1), _conv(rng, 2, 2, 6, 6, 5, 1),
+                                         _conv(rng, 2, 3, 5, 7, 2, 1, integer_weights=True)],
+    "conv_forward_strided": lambda rng: [_conv(rng, 2, 3, 8, 11, 3, 2), _conv(rng, 3, 2, 10, 7, 2, 3),
+                                         _conv(rng, 2, 2, 9, 12, 4, 2, integer_weights=True)],
+    "conv_backward_stride1": lambda rng: [_conv(rng, 4, 3, 6, 7, 3, 1), _conv(rng, 2, 5, 5, 5, 2, 1)],
+    "conv_backward_strided": lambda rng: [_conv(rng, 3, 2, 9, 8, 3, 2), _conv(rng, 2, 3, 11, 10, 3, 3)],
+    "conv_batch_of_one": lambda rng: [_conv(rng, 1, 4, 7, 9, 3, 1), _conv(rng, 3, 1, 6, 5, 2, 1),
+                                      _conv(rng, 1, 1, 8, 7, 2, 1)],
+    "pool_views": lambda rng: [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 2, 1, 9, 9, 4)],
+    "pool_forward": lambda rng: [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 3, 1, 9, 13, 4)],
+    "pool_backward": lambda rng: [_pool(rng, 2, 2, 6, 9, 2), _pool(rng, 1, 1, 7, 8, 3), _pool(rng, 2, 3, 9, 8, 4)],
+    "pool_backward_ties": lambda rng: [_pool(rng, 2, 3, 7, 8, 2, ties=True), _pool(rng, 1, 2, 9, 7, 3, ties=True),
+                                       _tie_pattern_case(rng)],
+}
+
+
+def rng_of(seed, grade_id):
+    """The generator of one test's cases, seeded from the course seed and the grade id (crc32: the same in every
+    process and Python version), so that adding, removing or changing one test's cases changes no other test's."""
+    return np.random.default_rng([seed, zlib.crc32(grade_id.encode())])
+
+
 def generate(seed):
-    """{test name: [case dict, ...]} for every graded test cell."""
-    rng = np.random.default_rng(seed)
-    return {
-        "conv_views": [_conv(rng, 2, 2, 5, 6, 3, 1), _conv(rng, 1, 2, 9, 7, 3, 2), _conv(rng, 3, 2, 10, 8, 2, 3)],
-        "conv_forward_stride1": [_conv(rng, 3, 4, 7, 9, 3, 1), _conv(rng, 2, 2, 6, 6, 5, 1),
-                                 _conv(rng, 2, 3, 5, 7, 2, 1, integer_weights=True)],
-        "conv_forward_strided": [_conv(rng, 2, 3, 8, 11, 3, 2), _conv(rng, 3, 2, 10, 7, 2, 3),
-                                 _conv(rng, 2, 2, 9, 12, 4, 2, integer_weights=True)],
-        "conv_backward_stride1": [_conv(rng, 4, 3, 6, 7, 3, 1), _conv(rng, 2, 5, 5, 5, 2, 1)],
-        "conv_backward_strided": [_conv(rng, 3, 2, 9, 8, 3, 2), _conv(rng, 2, 3, 11, 10, 3, 3)],
-        "conv_batch_of_one": [_conv(rng, 1, 4, 7, 9, 3, 1), _conv(rng, 3, 1, 6, 5, 2, 1), _conv(rng, 1, 1, 8, 7, 2, 1)],
-        "pool_views": [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 2, 1, 9, 9, 4)],
-        "pool_forward": [_pool(rng, 2, 3, 7, 9, 2), _pool(rng, 1, 2, 8, 10, 3), _pool(rng, 3, 1, 9, 13, 4)],
-        "pool_backward": [_pool(rng, 2, 2, 6, 9, 2), _pool(rng, 1, 1, 7, 8, 3), _pool(rng, 2, 3, 9, 8, 4)],
-        "pool_backward_ties": [_pool(rng, 2, 3, 7, 8, 2, ties=True), _pool(rng, 1, 2, 9, 7, 3, ties=True),
-                               _tie_pattern_case(rng)],
-    }
+    """{test name: [case dict, ...]} for every graded test cell, each test drawn from its own :func:`rng_of`."""
+    return {grade_id: draw(rng_of(seed, grade_id)) for grade_id, draw in DRAWN.items()}
 
 
 # ---- the visible cases ------------------------------------------------------------------------------

@@ -30,9 +30,9 @@ from nbgrader.apps import NbGraderAPI
 from traitlets.config.loader import PyFileConfigLoader
 from tqdm.auto import tqdm
 
-from autograder import cluster, feedback, kit_autograde, kit_records, release, reports, sandbox, stages
+from autograder import cluster, feedback, kit_autograde, kit_records, release, reports, sandbox, stages, verdict
 from autograder.gradebook_reports import report_scores_not_from_the_kit, with_manual_scores
-from autograder.hidden_cases import instructor_file
+from autograder.hidden_cases import StaleHiddenCases, instructor_file
 from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment
 from autograder.student_result import StudentResult
 from autograder.submissions import Submission, copy_repaired, is_safe_student_id, read_folder, read_zip
@@ -231,6 +231,7 @@ def grade(submissions_path, course_root=COURSE_ROOT, reports_dir=None, progress=
     course_root = Path(course_root).resolve()
     reports_dir = Path(reports_dir or course_root / "reports")
     hidden_cases = Path(hidden_cases or instructor_file())
+    verdict.load_hidden(hidden_cases)  # a missing or stale file stops here, before any student is graded
     generate_assignment(course_root, if_changed=True)  # the gradebook learns the graded cells and hidden tests
     graded_cells = release.graded_cells()
     names = list(graded_cells)
@@ -297,8 +298,12 @@ def main(argv=None):
         parser.error(f"{args.submissions} does not exist")
     print("\n".join(f"Protection - {line}" for line in sandbox.protections()))
     started = time.perf_counter()
-    results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden,
-                    force=args.force, scheduler=args.scheduler, allow_unsandboxed=args.allow_unsandboxed)
+    try:
+        results = grade(args.submissions, args.course_root, args.reports, jobs=args.jobs, hidden_cases=args.hidden,
+                        force=args.force, scheduler=args.scheduler, allow_unsandboxed=args.allow_unsandboxed)
+    except (StaleHiddenCases, cluster.NoSandbox) as error:
+        print(f"Not graded: {error}", file=sys.stderr)
+        return 2
     print(reports.table(results))
     kept = sum(result.unchanged for result in results)
     print(f"\n{len(results) - kept} students graded in {time.perf_counter() - started:.1f} s"

@@ -26,6 +26,31 @@ def instructor_file(course_root=None):
     return Path(chosen) if chosen else Path(course_root) / "hidden" / "cases.npz" if course_root else HIDDEN_CASES
 
 
+class StaleHiddenCases(ValueError):
+    """The hidden cases file is missing, or does not hold cases for exactly the graded tests."""
+
+
+def check_covers(hidden, grade_ids, path):
+    """Raise :class:`StaleHiddenCases` unless ``hidden`` ({grade_id: [case dict, ...]}, read from ``path``) holds
+    cases for every one of ``grade_ids`` and for no other test."""
+    missing, unknown = sorted(set(grade_ids) - set(hidden)), sorted(set(hidden) - set(grade_ids))
+    problems = [f"{what} {tests}" for what, tests in (("no cases for the graded tests", missing),
+                                                      ("cases for tests that no longer exist", unknown)) if tests]
+    if problems:
+        raise StaleHiddenCases(f"{path} is out of date ({'; '.join(problems)}): run `make hidden` "
+                               "(or `make hidden HIDDEN_SEED=<your secret number>`) to regenerate it")
+
+
+def read_checked(path, grade_ids):
+    """{grade_id: [case dict, ...]} from the hidden cases file at ``path``, checked with :func:`check_covers`."""
+    if not Path(path).is_file():
+        raise StaleHiddenCases(f"{path} does not exist: run `make hidden` (or `make hidden HIDDEN_SEED=<your secret "
+                               "number>`) to generate it")
+    hidden = casefile.read(path)
+    check_covers(hidden, grade_ids, path)
+    return hidden
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)

@@ -20,40 +20,30 @@ from pathlib import Path
 import nbformat
 
 from autograder.release import COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
-from autograder.verdict import TRAINING_TEST
+from autograder import mistakes
+from autograder.verdict import TRAINING_NEEDS, TRAINING_TEST
 
 ORIGINAL_POST = Path(__file__).parent / "samples" / "original_post.py"
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n", re.M | re.S)
 CONV, POOL, TRAINING = "01_convolution", "02_max_pooling", "03_training"
 CLASS_NAMES = {CONV: "Convolution2dLayer", POOL: "MaxPooling2dLayer"}
 
-# A typical mistake replaces one solution region of the reference: (notebook, region index, new body).
-# Region indices: 0 views, 1 forward, 2 backward.
-MISTAKES = {
-    "flipped_kernel": (CONV, 1, """
-cache["out"][:, :, out_row, out_col] = np.sum(view * self.weights[:, ::-1, ::-1], axis=(2, 3))
-"""),
-    "output_at_input_index": (CONV, 0, """
+# Typical mistakes from the registry (autograder/mistakes.py), one sample student each; average_pooling makes two.
+REGISTERED = {
+    "flipped_kernel": ["conv_forward_flipped"],
+    "backward_ignores_stride": ["conv_backward_ignoring_stride"],
+    "gradient_averaged_over_batch": ["conv_backward_averaged"],
+    "gradient_to_every_tied_max": ["pool_backward_every_tied_max"],
+    "average_pooling": ["pool_forward_average", "pool_backward_average"],
+}
+# Views that yield the input index as the output index: the views checks recognise it by what the views yield.
+OUTPUT_AT_INPUT_INDEX = """
 out_row, out_col = i, j
 view = x[:, :, i:i + k, j:j + k]
-"""),
-    "backward_ignores_stride": (CONV, 2, """
-g = grad_output[:, :, out_row, out_col]
-window = x[:, :, out_row:out_row + self.filter_size, out_col:out_col + self.filter_size]
-grads += np.sum(g[:, :, None, None] * window, axis=0)
-"""),
-    "gradient_averaged_over_batch": (CONV, 2, """
-g = grad_output[:, :, out_row, out_col]
-grads += np.mean(g[:, :, None, None] * view, axis=0)
-"""),
-    "gradient_to_every_tied_max": (POOL, 2, """
-is_max = view == view.max(axis=(2, 3), keepdims=True)
-grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = is_max * grad_output[:, :, out_row, out_col][:, :, None, None]
-"""),
-    "average_pooling": (POOL, 1, """
-cache["out"][:, :, out_row, out_col] = np.mean(view, axis=(2, 3))
-"""),
-}
+"""
+# The sample students with one typical mistake, and the notebook it is in.
+TYPICAL_MISTAKES = {"output_at_input_index": CONV, **{
+    student: CONV if mistakes.BY_NAME[names[0]].layer == "conv" else POOL for student, names in REGISTERED.items()}}
 # Correct, but chatty: a numpy RuntimeWarning and a debug line on stderr at every forward (they cost nothing).
 NOISY_FORWARD = """
 import sys
@@ -61,13 +51,17 @@ np.float64(1.0) / np.float64(0.0)  # RuntimeWarning: divide by zero
 print("debug: forward", out_row, out_col, file=sys.stderr)
 cache["out"][:, :, out_row, out_col] = np.sum(view * self.weights, axis=(2, 3))
 """
-# average_pooling also needs a matching backward: every element of the window gets 1 / k^2.
-AVERAGE_POOLING_BACKWARD = """
-grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = grad_output[:, :, out_row, out_col][:, :, None, None] / k**2
-"""
-
 ALL_CONV, ALL_POOL = ({grade_id for grade_id, _ in graded_cells()[notebook]} for notebook in (CONV, POOL))
 # 03 trains only when the layers pass the stride-1 checks of forward and backward (its first cell runs them).
+
+
+def failures_of(mistake_names):
+    """The graded tests a class with these registered mistakes fails: theirs, and notebook 03's if one of them is a
+    test its training relies on."""
+    failed = set().union(*(mistakes.BY_NAME[name].fails for name in mistake_names))
+    return failed | ({TRAINING_TEST} if failed & set(TRAINING_NEEDS) else set())
+
+
 EXPECTED_FAILURES = {
     "correct": set(),
     "jupyterlab_accidents": set(),
@@ -75,13 +69,8 @@ EXPECTED_FAILURES = {
     "untouched_release": ALL_CONV | ALL_POOL | {TRAINING_TEST},
     "original_post": {"conv_views", "conv_forward_strided", "conv_backward_strided", "conv_batch_of_one",
                       "pool_backward_ties"},
-    "flipped_kernel": {"conv_forward_stride1", "conv_forward_strided", "conv_batch_of_one", TRAINING_TEST},
     "output_at_input_index": {"conv_views", "conv_forward_strided", "conv_backward_strided"},
-    "backward_ignores_stride": {"conv_backward_strided"},
-    "gradient_averaged_over_batch": {"conv_backward_stride1", "conv_backward_strided", "conv_batch_of_one",
-                                     TRAINING_TEST},
-    "gradient_to_every_tied_max": {"pool_backward_ties"},
-    "average_pooling": {"pool_forward", "pool_backward", "pool_backward_ties", TRAINING_TEST},
+    **{student: failures_of(names) for student, names in REGISTERED.items()},
 }
 
 
@@ -123,23 +112,37 @@ def original_post_class(name):
     return source[start:] if end < 0 else source[start:end]
 
 
+def reference_sources():
+    """{notebook: the reference class cell's source, solution markers included}."""
+    return {nb: solution_cell(nbformat.read(SOLUTIONS / f"{nb}.ipynb", as_version=4)).source for nb in CLASS_NAMES}
+
+
 def class_sources(student):
     """{notebook: class cell source} for a sample student, or {} for the untouched release."""
-    reference = {nb: solution_cell(nbformat.read(SOLUTIONS / f"{nb}.ipynb", as_version=4)).source for nb in CLASS_NAMES}
+    reference = reference_sources()
     if student == "untouched_release":
         return {}
     if student == "original_post":
         return {nb: original_post_class(name) for nb, name in CLASS_NAMES.items()}
     sources = {nb: filled_in(source) for nb, source in reference.items()}
     if student == "noisy_but_correct":
-        sources[CONV] = filled_in(reference[CONV], {1: NOISY_FORWARD})
-    if student in MISTAKES:
-        notebook, region, body = MISTAKES[student]
-        replacements = {region: body}
-        if student == "average_pooling":
-            replacements[2] = AVERAGE_POOLING_BACKWARD
-        sources[notebook] = filled_in(reference[notebook], replacements)
+        sources[CONV] = filled_in(reference[CONV], {mistakes.REGIONS["forward"]: NOISY_FORWARD})
+    if student == "output_at_input_index":
+        sources[CONV] = filled_in(reference[CONV], {mistakes.REGIONS["views"]: OUTPUT_AT_INPUT_INDEX})
+    if student in REGISTERED:
+        sources.update(mistake_sources(REGISTERED[student], reference))
     return sources
+
+
+def mistake_sources(mistake_names, reference=None):
+    """{notebook: class cell source} of the reference classes with these registered mistakes' code in them."""
+    reference = reference or reference_sources()
+    replaced = {}
+    for name in mistake_names:
+        mistake = mistakes.BY_NAME[name]
+        notebook = CONV if mistake.layer == "conv" else POOL
+        replaced.setdefault(notebook, {}).update({mistakes.REGIONS[region]: body for region, body in mistake.code.items()})
+    return {notebook: filled_in(reference[notebook], regions) for notebook, regions in replaced.items()}
 
 
 def with_jupyterlab_accidents(notebook):

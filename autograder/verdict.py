@@ -29,10 +29,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import oracle, sandbox, stages
+from autograder import hidden_cases, mistakes, oracle, sandbox, stages
 from autograder.runner import harvest as harvest_runner
 from autograder.time_limits import seconds
-from cnnkit import casefile, checks, network
+from cnnkit import checks, network
 from cnnkit.notebook_loader import code_that_runs
 
 CELL_TIMEOUT = seconds("CNNKIT_CELL_TIMEOUT")  # as in nbgrader's run
@@ -103,8 +103,9 @@ def calls_of(grade_id, hidden):
 
 
 def load_hidden(path):
-    """{grade_id: [case dict, ...]} from the instructor's hidden cases file (read here, never in the sandbox)."""
-    return casefile.read(path)
+    """{grade_id: [case dict, ...]} from the instructor's hidden cases file (read here, never in the sandbox); raises
+    :class:`autograder.hidden_cases.StaleHiddenCases` when it has not the cases of exactly the graded tests."""
+    return hidden_cases.read_checked(path, checks.RUNNERS)
 
 
 def _write_calls(calls, path, first=0, count=None):
@@ -363,12 +364,24 @@ class _Unsaved:
         return self.description
 
 
-def _problem(actual, expected, what):
+def _problem(actual, expected, what, call=None):
+    """None if ``actual`` (as saved) matches ``expected``, else the reason; for a forward or backward ``call``, with
+    the cause of the registered mistake it matches, if any (see autograder/mistakes.py)."""
     actual = _as_value(actual)
     if isinstance(actual, _Unsaved):
         return f"{what} is not a numeric numpy array ({actual.description})"
     found = checks.find_problem(actual, expected, what, checks.RTOL, checks.ATOL)
-    return None if found is None else " ".join([found[1], *found[2]])
+    if found is None:
+        return None
+    cause = _likely_cause(call, actual, expected) if call and found[0] == "values" else None
+    return " ".join([found[1], *found[2], *([f"Likely cause: {cause}"] if cause else [])])
+
+
+def _likely_cause(call, actual, expected):
+    """The cause of the registered mistake whose output ``actual`` (the output of a forward or backward call) is."""
+    case = {name: call[name] for name in ("x", "weights", "stride", "k", "grad_output") if name in call}
+    case["expected_out" if call["kind"] == "forward" else "expected_grad"] = expected
+    return mistakes.cause(f"{call['layer']}_{call['kind']}", actual, case)
 
 
 def judge(call, outputs):
@@ -384,11 +397,11 @@ def judge(call, outputs):
         expected = oracle.conv_forward(x, call["weights"], call["stride"]) if call["layer"] == "conv" \
             else oracle.maxpool_forward(x, k)
         return _problem(outputs.get("x", "missing"), x, 'forward(x)["x"]') or \
-            _problem(outputs.get("out", "missing"), expected, 'forward(x)["out"]')
+            _problem(outputs.get("out", "missing"), expected, 'forward(x)["out"]', call)
     if call["kind"] == "backward":
         expected = oracle.conv_weight_grad(x, call["grad_output"], k, call["stride"]) if call["layer"] == "conv" \
             else oracle.maxpool_backward(x, call["grad_output"], k)
-        return _problem(outputs.get("grads", "missing"), expected, "backward(cache, grad_output)")
+        return _problem(outputs.get("grads", "missing"), expected, "backward(cache, grad_output)", call)
     if call["kind"] == "views":
         stride = call.get("stride", k)
         h_out, w_out = oracle.conv_output_size(x.shape[2], k, stride), oracle.conv_output_size(x.shape[3], k, stride)

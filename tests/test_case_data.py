@@ -11,9 +11,9 @@ import pytest
 import cnnkit.data
 from autograder import cases, mistakes, oracle, worked_examples
 from autograder.runner import hidden_tests
-from cnnkit import casefile, checks, known_mistakes
+from cnnkit import casefile, checks
 
-KINDS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+KINDS = mistakes.KINDS
 TEST_KINDS = {  # graded test -> the kinds of output whose mistakes its checks can diagnose
     "conv_views": [], "conv_forward_stride1": ["conv_forward"], "conv_forward_strided": ["conv_forward"],
     "conv_backward_stride1": ["conv_backward"], "conv_backward_strided": ["conv_backward"],
@@ -158,19 +158,25 @@ def test_expected_outputs_and_signatures_are_the_oracles_on_the_case_inputs(sour
                 (kind,) = [kind for kind in KINDS if name.startswith(kind + "_")]
                 assert kind in TEST_KINDS[test], f"{where}: {field}"
                 inputs = _conv_inputs(kind, case) if kind.startswith("conv") else _pool_inputs(kind, case)
-                np.testing.assert_allclose(case[field], mistakes.OUTPUTS[name](**inputs), rtol=1e-12, atol=1e-12,
-                                           err_msg=f"{where}: {field}")
+                np.testing.assert_allclose(case[field], mistakes.BY_NAME[name].output(**inputs), rtol=1e-12,
+                                           atol=1e-12, err_msg=f"{where}: {field}")
+                assert case[f"cause/{name}"] == mistakes.BY_NAME[name].cause, f"{where}: cause/{name}; {MAKE_RELEASE}"
+        assert {field.removeprefix("cause/") for field in case if field.startswith("cause/")} == {
+            field.removeprefix("mistake/") for field in case if field.startswith("mistake/")}, where
 
 
 # ---- the known mistakes -----------------------------------------------------------------------------
 
-def test_every_known_mistake_has_a_signature_and_a_cause_in_the_same_order():
-    assert list(mistakes.OUTPUTS) == list(known_mistakes.CAUSES)  # the first matching cause wins: order matters
-    for name, wrong_output in mistakes.OUTPUTS.items():
-        assert [kind for kind in KINDS if name.startswith(kind + "_")], name
-        assert wrong_output.__name__ == f"{name}_output"
-        assert known_mistakes.CAUSES[name].strip().endswith("."), name
-    assert {kind for name in mistakes.OUTPUTS for kind in KINDS if name.startswith(kind + "_")} == set(KINDS)
+def test_every_registered_mistake_is_complete():
+    """A name that starts with its kind, an output function of that name, a cause in one sentence, code for the
+    solution regions of its layer, and the tests it fails, among its layer's; every kind of output has mistakes."""
+    for mistake in mistakes.MISTAKES:
+        assert mistake.kind in KINDS and mistake.output.__name__ == f"{mistake.name}_output", mistake.name
+        assert mistake.cause.strip().endswith(".") and mistake.cause.count(". ") == 0, mistake.name
+        assert mistake.code and set(mistake.code) <= set(mistakes.REGIONS), mistake.name
+        assert mistake.fails and all(test.startswith(mistake.layer + "_") for test in mistake.fails), mistake.name
+    assert list(mistakes.BY_NAME) == [mistake.name for mistake in mistakes.MISTAKES]  # names are unique
+    assert {mistake.kind for mistake in mistakes.MISTAKES} == set(KINDS)
     assert {kind for kinds in cases.SIGNATURE_KINDS.values() for kind in kinds} == set(KINDS)
 
 

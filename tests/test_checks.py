@@ -14,7 +14,7 @@ from autograder.samples import original_post
 from autograder.release import graded_cells
 from autograder.sample_class import CONV, POOL
 from cnnkit import checks, known_mistakes
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from reference import Convolution2dLayer, MaxPooling2dLayer, with_mistakes
 
 
 CONV_CHECKS, POOL_CHECKS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))
@@ -68,29 +68,6 @@ def test_original_post_fails_with_the_cause(check, phrases, chained):
 
 # ---- known mistakes, one overridden method each ---------------------------------------------------------
 
-class FlippedForward(Convolution2dLayer):
-    def forward(self, x):
-        weights = self.weights
-        self.weights = weights[:, ::-1, ::-1]
-        try:
-            return super().forward(x)
-        finally:
-            self.weights = weights
-
-
-class GuardedForwardAtInputIndex(Convolution2dLayer):
-    """Writes out[i, j] at the window's input corner, skipping the corners outside the output."""
-
-    def forward(self, x):
-        cache = {"x": x, "out": np.zeros(oracle.conv_forward(x, self.weights, self.stride).shape)}
-        k, (h_out, w_out) = self.filter_size, cache["out"].shape[2:]
-        for i in range(0, x.shape[2] - k + 1, self.stride):
-            for j in range(0, x.shape[3] - k + 1, self.stride):
-                if i < h_out and j < w_out:
-                    cache["out"][:, :, i, j] = np.sum(x[:, :, i:i + k, j:j + k] * self.weights, axis=(2, 3))
-        return cache
-
-
 class ConvViewsAtInputIndex(Convolution2dLayer):
     def _get_filtersizeXfiltersize_views(self, x):
         k, s = self.filter_size, self.stride
@@ -115,46 +92,6 @@ class ConvViewsSlicedAtOutputIndex(Convolution2dLayer):
                 yield i // s, j // s, x[:, :, i // s:i // s + k, j // s:j // s + k]
 
 
-class BackwardIgnoringStride(Convolution2dLayer):
-    """The blog post's formula, without its .squeeze()."""
-
-    def backward(self, cache, grad_output):
-        x, (h_out, w_out) = cache["x"], grad_output.shape[2:]
-        grads = np.zeros(self.weights.shape)
-        for a in range(self.filter_size):
-            for b in range(self.filter_size):
-                grads[:, a, b] = np.sum(grad_output * x[:, :, a:a + h_out, b:b + w_out], axis=(0, 2, 3))
-        return grads
-
-
-class BackwardAveraged(Convolution2dLayer):
-    def backward(self, cache, grad_output):
-        return super().backward(cache, grad_output) / len(cache["x"])
-
-
-class BackwardFlipped(Convolution2dLayer):
-    def backward(self, cache, grad_output):
-        return super().backward(cache, grad_output)[:, ::-1, ::-1]
-
-
-class AveragePooling(MaxPooling2dLayer):
-    def forward(self, x):
-        cache = {"x": x, "out": np.zeros(oracle.maxpool_forward(x, self.filter_size).shape)}
-        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
-            cache["out"][:, :, out_row, out_col] = np.mean(view, axis=(2, 3))
-        return cache
-
-
-class GuardedPoolAtInputIndex(MaxPooling2dLayer):
-    def forward(self, x):
-        k = self.filter_size
-        cache = {"x": x, "out": np.zeros(oracle.maxpool_forward(x, k).shape)}
-        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
-            if out_row * k < cache["out"].shape[2] and out_col * k < cache["out"].shape[3]:
-                cache["out"][:, :, out_row * k, out_col * k] = np.max(view, axis=(2, 3))
-        return cache
-
-
 class PoolViewsAtInputIndex(MaxPooling2dLayer):
     def _get_filtersizeXfiltersize_views(self, x):
         k = self.filter_size
@@ -163,85 +100,44 @@ class PoolViewsAtInputIndex(MaxPooling2dLayer):
                 yield i, j, x[:, :, i:i + k, j:j + k]
 
 
-class EveryTiedMax(MaxPooling2dLayer):
-    def backward(self, cache, grad_output):
-        x, k = cache["x"], self.filter_size
-        grads = np.zeros(x.shape)
-        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
-            is_max = view == view.max(axis=(2, 3), keepdims=True)
-            g = grad_output[:, :, out_row:out_row + 1, out_col:out_col + 1]
-            grads[:, :, out_row * k:(out_row + 1) * k, out_col * k:(out_col + 1) * k] = is_max * g
-        return grads
-
-
-class LastMax(MaxPooling2dLayer):
-    def backward(self, cache, grad_output):
-        x, k = cache["x"], self.filter_size
-        grads = np.zeros(x.shape)
-        batch, channel = np.arange(x.shape[0])[:, None], np.arange(x.shape[1])[None, :]
-        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
-            last_max = k * k - 1 - np.argmax(view.reshape(*view.shape[:2], k * k)[:, :, ::-1], axis=2)
-            row, col = np.unravel_index(last_max, (k, k))
-            grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, out_row, out_col]
-        return grads
-
-
-class AverageGradient(MaxPooling2dLayer):
-    def backward(self, cache, grad_output):
-        x, k = cache["x"], self.filter_size
-        grads = np.zeros(x.shape)
-        for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
-            g = grad_output[:, :, out_row:out_row + 1, out_col:out_col + 1] / k**2
-            grads[:, :, out_row * k:(out_row + 1) * k, out_col * k:(out_col + 1) * k] = g
-        return grads
-
-
-MISTAKES = [
-    # (class, checks it must fail with a phrase of the message, checks it must pass)
-    (FlippedForward, {"conv_forward_stride1": "what a true convolution gives, with the weights flipped",
-                      "conv_forward_strided": "what a true convolution gives, with the weights flipped"},
-     ["conv_views", "conv_backward_stride1", "conv_backward_strided"]),
-    (GuardedForwardAtInputIndex, {"conv_forward_strided": "written at the input index"},
-     ["conv_forward_stride1", "conv_backward_stride1"]),
+VIEWS_MISTAKES = [
+    # (class, checks it must fail with a phrase of the message, checks it must pass): the views checks name these
+    # from what the views yield (the registered mistakes, recognised by their outputs, are tested below)
     (ConvViewsAtInputIndex, {"conv_views": "i // stride, not the input index i",
                              "conv_forward_strided": "i // stride, not the input index i"},
      ["conv_forward_stride1", "conv_backward_stride1", "conv_batch_of_one"]),
     (ConvViewsTrueDivision, {"conv_views": "integer division"}, []),
     (ConvViewsSlicedAtOutputIndex, {"conv_views": "start at the input index"}, ["conv_forward_stride1"]),
-    (BackwardIgnoringStride, {"conv_backward_strided": "ignores the stride"},
-     ["conv_backward_stride1", "conv_batch_of_one"]),
-    (BackwardAveraged, {"conv_backward_stride1": "averaged over the batch", "conv_batch_of_one": "averaged"},
-     ["conv_forward_stride1"]),
-    (BackwardFlipped, {"conv_backward_stride1": "the gradient is flipped",
-                       "conv_backward_strided": "the gradient is flipped"}, ["conv_forward_stride1"]),
-    (AveragePooling, {"pool_forward": "average pooling"}, ["pool_views", "pool_backward_ties"]),
-    (GuardedPoolAtInputIndex, {"pool_forward": "written at the input index"}, ["pool_views"]),
     (PoolViewsAtInputIndex, {"pool_views": "i // k, not the input index i", "pool_forward": "i // k"}, []),
-    (EveryTiedMax, {"pool_backward_ties": "every tied maximum"}, ["pool_backward"]),
-    (LastMax, {"pool_backward_ties": "last maximum"}, ["pool_backward"]),
-    (AverageGradient, {"pool_backward": "gradient of average pooling",
-                       "pool_backward_ties": "gradient of average pooling"}, ["pool_forward"]),
 ]
 
 
-@pytest.mark.parametrize("cls, failing, passing", MISTAKES, ids=[cls.__name__ for cls, _, _ in MISTAKES])
-def test_known_mistake_fails_with_its_diagnosis(cls, failing, passing):
+@pytest.mark.parametrize("cls, failing, passing", VIEWS_MISTAKES, ids=[cls.__name__ for cls, _, _ in VIEWS_MISTAKES])
+def test_views_mistake_fails_with_its_diagnosis(cls, failing, passing):
     for check, phrase in failing.items():
         assert phrase in str(failure(check, cls, cls)), check
     for check in passing:
         run(check, cls, cls)
 
 
-def test_consistent_flip_in_forward_and_backward_blames_forward():
-    class FlippedBoth(FlippedForward, BackwardFlipped):
-        pass
+@pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=[mistake.name for mistake in mistakes.MISTAKES])
+def test_each_registered_mistake_fails_exactly_its_checks_and_each_names_its_cause(mistake):
+    conv_cls, pool_cls = with_mistakes(mistake.name)
+    for check in CONV_CHECKS if mistake.layer == "conv" else POOL_CHECKS:
+        if check in mistake.fails:
+            assert mistake.cause in " ".join(str(failure(check, conv_cls, pool_cls)).split()), check
+        else:
+            run(check, conv_cls, pool_cls)
 
-    message = str(failure("conv_backward_stride1", FlippedBoth))
+
+def test_consistent_flip_in_forward_and_backward_blames_forward():
+    flipped_both, _ = with_mistakes("conv_forward_flipped", "conv_backward_flipped")
+    message = str(failure("conv_backward_stride1", flipped_both))
     assert "the gradient is flipped" in message and "exact gradient of your own forward" in message
 
 
 def test_correct_backward_with_wrong_forward_passes_with_a_note_on_forward(capsys):
-    run("conv_backward_stride1", FlippedForward)
+    run("conv_backward_stride1", with_mistakes("conv_forward_flipped")[0])
     printed = capsys.readouterr().out
     assert "matches the expected gradient" in printed and "your forward is probably wrong" in printed
 
@@ -420,8 +316,8 @@ def test_failure_message_locates_the_first_wrong_element():
 
 
 def test_messages_are_short():
-    for check, cls in [("conv_forward_strided", original_post.Convolution2dLayer), ("pool_backward", AverageGradient),
-                       ("pool_backward_ties", EveryTiedMax)]:
+    for check, cls in [("conv_forward_strided", original_post.Convolution2dLayer), ("pool_backward", with_mistakes("pool_backward_average")[1]),
+                       ("pool_backward_ties", with_mistakes("pool_backward_every_tied_max")[1])]:
         message = str(failure(check, cls, cls))
         assert len(message.splitlines()) <= 8 and "[[" not in message
 
@@ -463,7 +359,7 @@ def test_compare_accepts_rounding_and_calls_the_diagnosis_on_values_only():
 
 # ---- known mistakes: signatures (autograder.mistakes), diagnosis (cnnkit.known_mistakes) ----------------
 
-KINDS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+KINDS = mistakes.KINDS
 
 
 def _kind(name):
@@ -493,14 +389,14 @@ def _mistake_case(kind):
     return {**case, **mistakes.signatures(kind, case)}, inputs
 
 
-@pytest.mark.parametrize("name", list(mistakes.OUTPUTS))
+@pytest.mark.parametrize("name", list(mistakes.BY_NAME))
 def test_diagnose_recognises_each_mistake(name):
     kind = _kind(name)
     case, inputs = _mistake_case(kind)
-    wrong = mistakes.OUTPUTS[name](**inputs)
+    wrong, cause = mistakes.BY_NAME[name].output(**inputs), mistakes.BY_NAME[name].cause
     np.testing.assert_array_equal(case[f"mistake/{name}"], wrong)
-    assert known_mistakes.diagnose(kind, wrong, case) == known_mistakes.CAUSES[name]
-    assert known_mistakes.diagnose(kind, wrong * (1 + 1e-10), case) == known_mistakes.CAUSES[name]  # rounding
+    assert known_mistakes.diagnose(kind, wrong, case) == cause == case[f"cause/{name}"]
+    assert known_mistakes.diagnose(kind, wrong * (1 + 1e-10), case) == cause  # rounding
     for other in KINDS:
         if other != kind:
             assert known_mistakes.diagnose(other, wrong, case) is None, other
@@ -513,7 +409,7 @@ def test_diagnose_recognises_each_mistake(name):
 def test_diagnose_returns_none_on_correct_noisy_or_misshapen_outputs(kind):
     case, _ = _mistake_case(kind)
     assert {field for field in case if field.startswith("mistake/")} == {
-        f"mistake/{name}" for name in mistakes.OUTPUTS if name.startswith(kind + "_")}
+        f"mistake/{mistake.name}" for mistake in mistakes.MISTAKES if mistake.kind == kind}
     correct = case["expected_out"] if kind.endswith("forward") else case["expected_grad"]
     assert known_mistakes.diagnose(kind, correct, case) is None
     assert known_mistakes.diagnose(kind, correct + 1e-3, case) is None
@@ -530,7 +426,7 @@ def test_mistakes_equal_to_the_correct_output_carry_no_signature():
             "expected_grad": oracle.conv_weight_grad(x, grad_output, 3, 1)}
     # stride 1: ignoring the stride changes nothing; batch 1: averaging changes nothing.
     signatures = mistakes.signatures("conv_backward", case)
-    assert set(signatures) == {"mistake/conv_backward_flipped"}
+    assert set(signatures) == {"mistake/conv_backward_flipped", "cause/conv_backward_flipped"}
     assert known_mistakes.diagnose("conv_backward", case["expected_grad"], {**case, **signatures}) is None
     # a symmetric filter: flipping changes nothing; stride 1: the input index is the output index.
     symmetric = np.ones((2, 3, 3))
@@ -542,7 +438,7 @@ def test_mistakes_equal_to_the_correct_output_carry_no_signature():
     case = {"x": x, "k": np.array(2), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, 2),
             "expected_grad": oracle.maxpool_backward(x, grad_output, 2)}
     signatures = mistakes.signatures("pool_backward", case)
-    assert set(signatures) == {"mistake/pool_backward_average"}
+    assert set(signatures) == {"mistake/pool_backward_average", "cause/pool_backward_average"}
     assert known_mistakes.diagnose("pool_backward", case["expected_grad"], {**case, **signatures}) is None
 
 

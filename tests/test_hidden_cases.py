@@ -1,10 +1,11 @@
-"""The hidden cases: reproducible, plain arrays, different from the visible ones, passed by the reference,
-and built so that no input is simply increasing; the student's kernel runs other cases, from a public seed."""
+"""The hidden cases: reproducible, each test's drawn on its own, plain arrays, different from the visible ones,
+passed by the reference, and built so that no input is simply increasing; the student's kernel runs other cases,
+from a public seed."""
 
 import numpy as np
 import pytest
 
-from autograder import cases, verdict
+from autograder import cases, grade, hidden_cases, verdict
 from autograder.hidden_cases import DEFAULT_SEED, HIDDEN_CASES
 from autograder.runner import hidden_tests
 from cnnkit import casefile, checks
@@ -17,13 +18,48 @@ def generate():
     return cases.generate(DEFAULT_SEED)
 
 
-def test_the_committed_file_is_what_the_generator_makes_from_the_fixed_seed(tmp_path):
-    fresh = tmp_path / "cases.npz"
-    fresh.write_bytes(casefile.to_bytes(generate()))
-    with np.load(HIDDEN_CASES, allow_pickle=False) as committed, np.load(fresh, allow_pickle=False) as regenerated:
-        assert sorted(committed.files) == sorted(regenerated.files)
-        for key in committed.files:
-            np.testing.assert_array_equal(committed[key], regenerated[key], err_msg=key)
+def test_the_committed_file_is_what_the_generator_makes_from_the_fixed_seed():
+    committed, fresh = casefile.read(HIDDEN_CASES), generate()
+    differ = sorted(test for test in committed.keys() | fresh.keys()
+                    if not cases.same_cases({test: committed.get(test, [])}, {test: fresh.get(test, [])}))
+    assert not differ, f"{HIDDEN_CASES} is not what autograder.cases.generate makes from the default seed (tests " \
+                       f"differ: {differ}): run `make hidden` and commit the file"
+
+
+def test_adding_a_case_to_one_test_leaves_every_other_tests_cases_alone(monkeypatch):
+    before, drawn = generate(), cases.DRAWN["pool_forward"]
+    monkeypatch.setitem(cases.DRAWN, "pool_forward", lambda rng: [*drawn(rng), cases._pool(rng, 2, 2, 6, 6, 2)])
+    after = generate()
+    assert len(after["pool_forward"]) == len(before["pool_forward"]) + 1
+    assert cases.same_cases({test: after[test] for test in TESTS if test != "pool_forward"},
+                            {test: before[test] for test in TESTS if test != "pool_forward"})
+
+
+def stale_file(folder):
+    """A hidden cases file without the cases of pool_backward_ties."""
+    stale = folder / "cases.npz"
+    stale.write_bytes(casefile.to_bytes({test: test_cases for test, test_cases in generate().items()
+                                         if test != "pool_backward_ties"}))
+    return stale
+
+
+def test_a_hidden_file_without_cases_for_a_graded_test_names_the_fix(tmp_path):
+    stale = stale_file(tmp_path)
+    with pytest.raises(hidden_cases.StaleHiddenCases, match=r"no cases for the graded tests \['pool_backward_ties'\]"
+                                                            r".*run `make hidden`") as raised:
+        hidden_cases.read_checked(stale, TESTS)
+    assert isinstance(raised.value, ValueError) and str(stale) in str(raised.value)
+    assert "HIDDEN_SEED=" in str(raised.value)
+    assert cases.same_cases(hidden_cases.read_checked(HIDDEN_CASES, TESTS), generate())
+
+
+def test_make_grade_stops_at_a_stale_or_missing_file_before_grading_anyone(tmp_path, capsys):
+    (tmp_path / "class" / "someone").mkdir(parents=True)
+    for path in (stale_file(tmp_path), tmp_path / "nowhere.npz"):
+        status = grade.main([str(tmp_path / "class"), "--course-root", str(tmp_path / "course"), "--hidden", str(path)])
+        error = capsys.readouterr().err
+        assert status == 2 and error.startswith(f"Not graded: {path}") and "run `make hidden`" in error
+    assert not (tmp_path / "course").exists()
 
 
 def test_there_are_cases_for_every_graded_cell_of_both_notebooks():

@@ -10,7 +10,7 @@ import pytest
 from autograder import grade as grading
 from autograder import sample_class
 from autograder.release import generate_assignment
-from autograder.sample_class import CONV, EXPECTED_FAILURES, MISTAKES, POOL, TRAINING, class_sources
+from autograder.sample_class import CONV, EXPECTED_FAILURES, POOL, TRAINING, TYPICAL_MISTAKES, class_sources
 from cnnkit import network
 from student_styles import STYLES, apply, reference_notebook
 
@@ -25,7 +25,7 @@ STYLE_NAMES = list(STYLES)
 
 def mistake_styles(mistake):
     """Three styles around a known mistake, a different three for each mistake."""
-    start = 3 * list(MISTAKES).index(mistake)
+    start = 3 * list(TYPICAL_MISTAKES).index(mistake)
     return [STYLE_NAMES[(start + offset) % len(STYLE_NAMES)] for offset in range(3)]
 
 
@@ -66,7 +66,7 @@ def graded(course, monkeypatch_module):
     for style in STYLE_NAMES:
         write_student(class_dir / style, release, [style])
     write_student(class_dir / "all_at_once", release, ALL_AT_ONCE, notebooks=[CONV, POOL, TRAINING])
-    for mistake, (notebook, *_) in MISTAKES.items():  # only the notebook of the mistake
+    for mistake, notebook in TYPICAL_MISTAKES.items():  # only the notebook of the mistake
         write_student(class_dir / f"{mistake}_in_style", release, mistake_styles(mistake), class_sources(mistake),
                       notebooks=[notebook])
     results = grading.grade(class_dir, course_root=root / "course", reports_dir=root / "reports", progress=False,
@@ -108,9 +108,9 @@ def test_the_review_report_lists_no_honest_style(graded):
     assert flagged & honest == set()
 
 
-@pytest.mark.parametrize("mistake", list(MISTAKES))
+@pytest.mark.parametrize("mistake", list(TYPICAL_MISTAKES))
 def test_a_mistake_in_any_style_loses_exactly_the_points_of_the_plain_mistake(graded, mistake):
-    result, (notebook, *_) = graded[0][f"{mistake}_in_style"], MISTAKES[mistake]
+    result, notebook = graded[0][f"{mistake}_in_style"], TYPICAL_MISTAKES[mistake]
     assert lost(result, [notebook]) == EXPECTED_FAILURES[mistake] - {sample_class.TRAINING_TEST}, \
         (mistake_styles(mistake), result.notes)
     assert result.review == []

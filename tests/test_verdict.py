@@ -9,17 +9,16 @@ import time
 import numpy as np
 import pytest
 
-from autograder import verdict
+from autograder import mistakes, verdict
 from autograder.hidden_cases import HIDDEN_CASES
-from autograder.release import SOLUTIONS
+from autograder.release import SOLUTIONS, graded_cells
+from autograder.runner.harvest import run_call
 from autograder.sample_class import CONV, POOL, filled_in, solution_cell
 from cnnkit import network
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from reference import Convolution2dLayer, MaxPooling2dLayer, with_mistakes
 import nbformat
 
-CONV_TESTS = ["conv_views", "conv_forward_stride1", "conv_forward_strided", "conv_backward_stride1",
-              "conv_backward_strided", "conv_batch_of_one"]
-POOL_TESTS = ["pool_views", "pool_forward", "pool_backward", "pool_backward_ties"]
+CONV_TESTS, POOL_TESTS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))
 
 
 @pytest.fixture(scope="module")
@@ -67,6 +66,22 @@ cache["out"] = np.zeros_like(cache["out"]).view(Close)
 """,
     "an object array": 'cache["out"] = np.zeros(cache["out"].shape, dtype=object)\n',
 }
+
+
+@pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=[mistake.name for mistake in mistakes.MISTAKES])
+def test_each_registered_mistake_fails_exactly_its_tests_and_the_reason_names_its_cause(hidden, mistake):
+    """The verdict's calls (visible and hidden cases) run in this process on the registry's code of the mistake."""
+    conv_cls, pool_cls = with_mistakes(mistake.name)
+    reasons = {}
+    for grade_id in CONV_TESTS if mistake.layer == "conv" else POOL_TESTS:
+        for call in verdict.calls_of(grade_id, hidden):
+            call = {"max_items": 10_000, **call}  # as the calls file gives it (for the views)
+            reason = verdict.judge(call, run_call(call, {"conv": conv_cls, "pool": pool_cls}))
+            if reason:
+                reasons.setdefault(grade_id, reason)
+    assert set(reasons) == mistake.fails
+    for grade_id, reason in reasons.items():
+        assert f"Likely cause: {mistake.cause}" in reason, grade_id
 
 
 @pytest.mark.parametrize("pretence", sorted(PRETENDERS))

@@ -116,7 +116,9 @@ def _load(layers, loaded, options):
     return {layer: loaded[layer] for layer in layers}
 
 
-def _run(call, classes):
+def run_call(call, classes):
+    """What ``call`` (a dict, as in a calls file) returns with these classes ({"conv": class, "pool": class}), as
+    saved in its results file."""
     for layer, cls in classes.items():
         if _isinstance(cls, Exception):
             return {"error": f"{CLASSES[layer][1]} could not be loaded: {cls}"}
@@ -187,7 +189,7 @@ def main(argv=None):
         call = calls[index]
         classes = _load(["conv", "pool"] if call["kind"] == "train" else [str(call["layer"])], loaded, options)
         _mark(options, f"call {index}")
-        result = _run(call, classes)
+        result = run_call(call, classes)
         save_arrays(options.results / f"{index}.npz",
               {name: np.array(value) if _type(value) is str else value for name, value in result.items()})
 
