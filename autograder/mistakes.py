@@ -242,7 +242,7 @@ def signatures(kind, case):
     return found
 
 
-def cause(kind, actual, case):
+def cause_of(kind, actual, case):
     """The cause of the known mistake a wrong ``actual`` output of ``kind`` on ``case`` matches, or None: the
     diagnosis of the checks, for a case that does not carry its signatures (the instructor's hidden cases)."""
     return known_mistakes.diagnose(kind, actual, {**case, **signatures(kind, case)})

@@ -381,7 +381,7 @@ def _likely_cause(call, actual, expected):
     """The cause of the registered mistake whose output ``actual`` (the output of a forward or backward call) is."""
     case = {name: call[name] for name in ("x", "weights", "stride", "k", "grad_output") if name in call}
     case["expected_out" if call["kind"] == "forward" else "expected_grad"] = expected
-    return mistakes.cause(f"{call['layer']}_{call['kind']}", actual, case)
+    return mistakes.cause_of(f"{call['layer']}_{call['kind']}", actual, case)
 
 
 def judge(call, outputs):
