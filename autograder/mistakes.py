@@ -24,7 +24,6 @@ from typing import Callable
 import numpy as np
 
 from autograder import oracle
-from cnnkit import known_mistakes
 from cnnkit.known_mistakes import ATOL, RTOL
 
 REGIONS = {"views": 0, "forward": 1, "backward": 2}  # the solution regions of each reference class
@@ -240,9 +239,3 @@ def signatures(kind, case):
             if wrong.shape != correct.shape or not np.allclose(wrong, correct, rtol=RTOL, atol=ATOL):
                 found[f"mistake/{mistake.name}"], found[f"cause/{mistake.name}"] = wrong, mistake.cause
     return found
-
-
-def cause_of(kind, actual, case):
-    """The cause of the known mistake a wrong ``actual`` output of ``kind`` on ``case`` matches, or None: the
-    diagnosis of the checks, for a case that does not carry its signatures (the instructor's hidden cases)."""
-    return known_mistakes.diagnose(kind, actual, {**case, **signatures(kind, case)})

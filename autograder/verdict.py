@@ -33,6 +33,7 @@ from autograder import hidden_cases, mistakes, oracle, sandbox, stages
 from autograder.runner import harvest as harvest_runner
 from autograder.time_limits import seconds
 from cnnkit import checks, network
+from cnnkit.diagnosis import likely_cause
 from cnnkit.notebook_loader import code_that_runs
 
 CELL_TIMEOUT = seconds("CNNKIT_CELL_TIMEOUT")  # as in nbgrader's run
@@ -366,22 +367,23 @@ class _Unsaved:
 
 def _problem(actual, expected, what, call=None):
     """None if ``actual`` (as saved) matches ``expected``, else the reason; for a forward or backward ``call``, with
-    the cause of the registered mistake it matches, if any (see autograder/mistakes.py)."""
+    its likely cause (:func:`cnnkit.diagnosis.likely_cause`, the known mistakes of autograder/mistakes.py first)."""
     actual = _as_value(actual)
     if isinstance(actual, _Unsaved):
         return f"{what} is not a numeric numpy array ({actual.description})"
     found = checks.find_problem(actual, expected, what, checks.RTOL, checks.ATOL)
     if found is None:
         return None
-    cause = _likely_cause(call, actual, expected) if call and found[0] == "values" else None
+    cause = _likely_cause(call, actual, expected) if call and found[0] in ("shape", "values") else None
     return " ".join([found[1], *found[2], *([f"Likely cause: {cause}"] if cause else [])])
 
 
 def _likely_cause(call, actual, expected):
-    """The cause of the registered mistake whose output ``actual`` (the output of a forward or backward call) is."""
+    """The likely cause of a wrong ``actual``, the output of a forward or backward call."""
+    kind = f"{call['layer']}_{call['kind']}"
     case = {name: call[name] for name in ("x", "weights", "stride", "k", "grad_output") if name in call}
     case["expected_out" if call["kind"] == "forward" else "expected_grad"] = expected
-    return mistakes.cause_of(f"{call['layer']}_{call['kind']}", actual, case)
+    return likely_cause(kind, actual, expected, {**case, **mistakes.signatures(kind, case)})
 
 
 def judge(call, outputs):

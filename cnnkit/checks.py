@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnkit import casefile, known_mistakes, tracebacks
+from cnnkit import casefile, tracebacks
+from cnnkit.diagnosis import SQUEEZE, likely_cause
 from cnnkit.gradcheck import numerical_gradient
 
 RTOL, ATOL = 1e-6, 1e-9  # against the expected outputs: only floating-point rounding is allowed
@@ -26,8 +27,6 @@ NUMERICAL_RTOL, NUMERICAL_ATOL = 1e-4, 1e-6  # against central differences
 VIEWS = "_get_filtersizeXfiltersize_views"
 VISIBLE_CASES = Path(__file__).with_name("visible_cases.npz")
 
-SQUEEZE_CAUSE = (".squeeze() drops every axis of size 1, here the batch or filter axis; index explicitly instead "
-                 "(e.g. x[:, 0] rather than x.squeeze()).")
 TIE_RULE = ("Rule for ties: when several elements of a window share its maximum, the whole gradient goes to the "
             "FIRST of them in row-major order (as in PyTorch; np.argmax of the flattened window finds it) and zero "
             "to the others. Sending it to every tied maximum is not a valid (sub)gradient: raising every element "
@@ -120,7 +119,7 @@ def find_problem(actual, expected, what, rtol, atol, reference="expected"):
 def _shape_cause(actual, expected):
     """The squeeze cause when ``actual`` has ``expected``'s shape without its axes of size 1."""
     if isinstance(actual, np.ndarray) and actual.shape == tuple(d for d in expected.shape if d != 1) != expected.shape:
-        return SQUEEZE_CAUSE
+        return SQUEEZE
     return None
 
 
@@ -131,14 +130,14 @@ def compare(actual, expected, what, config, diagnosis=None, rtol=RTOL, atol=ATOL
     :param expected: ndarray of any shape.
     :param what: how the student's code names it, e.g. 'forward(x)["out"]'.
     :param config: the configuration in words (see :func:`describe_conv`).
-    :param diagnosis: optional callable(actual) -> likely cause (str) or None, tried on wrong values.
+    :param diagnosis: optional callable(actual) -> likely cause (str) or None, tried on a wrong shape or values.
     :param title: the check, e.g. "conv forward", at the start of the message.
     """
     problem = find_problem(actual, expected, what, rtol, atol)
     if problem:
         aspect, headline, details = problem
         cause = _shape_cause(actual, expected) if aspect == "shape" else None
-        if aspect == "values" and diagnosis is not None:
+        if aspect in ("shape", "values") and diagnosis is not None:
             cause = diagnosis(actual)
         raise CheckFailed(_message(f"{title}: {headline}", config, details, cause))
 
@@ -176,7 +175,10 @@ def _error_cause(stride, size_one, step="stride"):
     def cause(error):
         if isinstance(error, IndexError) and stride > 1:
             return _output_index_cause(step)
-        return SQUEEZE_CAUSE if size_one and isinstance(error, (IndexError, ValueError)) else None
+        if isinstance(error, ValueError) and "reshape" in str(error):
+            return ("reshaping x into k x k blocks works only when k divides H and W; the windows that do not fit "
+                    "are dropped: crop x to x[:, :, :H // k * k, :W // k * k] first, or loop over the views.")
+        return SQUEEZE if size_one and isinstance(error, (IndexError, ValueError)) else None
     return cause
 
 
@@ -294,7 +296,7 @@ def _run_conv_forward(layer_cls, case, label):
     cause = _error_cause(stride, x.shape[0] == 1 or weights.shape[0] == 1)
     cache = _forward(_conv_layer(layer_cls, weights, stride, title, config), x, title, config, cause)
     compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
-            diagnosis=lambda out: known_mistakes.diagnose("conv_forward", out, case))
+            diagnosis=lambda out: likely_cause("conv_forward", out, case["expected_out"], case))
 
 
 def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual, what):
@@ -319,7 +321,7 @@ def _check_gradient(actual, expected, numerical_problem, what, title, config, di
     """
     problem = find_problem(actual, expected, what, RTOL, ATOL)
     if problem and problem[0] != "values":
-        compare(actual, expected, what, config, title=title)
+        compare(actual, expected, what, config, diagnosis, title=title)
     if problem:
         _, headline, details = problem
         if numerical_problem is not None:
@@ -360,7 +362,7 @@ def _run_conv_backward(layer_cls, case, label):
     _check_gradient(
         grads, case["expected_grad"],
         lambda: _numerical_problem(layer, x_copy, grad_output, layer.weights, title, config, cause, grads, what),
-        what, title, config, lambda g: known_mistakes.diagnose("conv_backward", g, case))
+        what, title, config, lambda g: likely_cause("conv_backward", g, case["expected_grad"], case))
 
 
 # ---- max pooling ------------------------------------------------------------------------------------
@@ -373,7 +375,7 @@ def _run_pool_forward(layer_cls, case, label):
     layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
     cache = _forward(layer, x, title, config, _error_cause(k, 1 in x.shape[:2], "k"))
     compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
-            diagnosis=lambda out: known_mistakes.diagnose("pool_forward", out, case))
+            diagnosis=lambda out: likely_cause("pool_forward", out, case["expected_out"], case))
 
 
 def _run_pool_backward(layer_cls, case, label):
@@ -395,7 +397,7 @@ def _run_pool_backward(layer_cls, case, label):
         grads, case["expected_grad"],
         None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
                                                       what),
-        what, title, config, lambda g: known_mistakes.diagnose("pool_backward", g, case),
+        what, title, config, lambda g: likely_cause("pool_backward", g, case["expected_grad"], case),
         notes=[TIE_RULE] if ties else [])
 
 

@@ -12,3 +12,15 @@ def pytest_collection_modifyitems(items):
         return SLOWEST_FIRST.index(name) if name in SLOWEST_FIRST else len(SLOWEST_FIRST)
 
     items.sort(key=rank)
+
+
+def pytest_sessionstart(session):
+    (session.config.rootpath / "build" / "mutation-table.txt").unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The mutation suite's table (tests/test_mutations.py writes it), when it ran."""
+    table = config.rootpath / "build" / "mutation-table.txt"
+    if table.is_file() and not hasattr(config, "workerinput"):
+        terminalreporter.write_sep("-", "mutation suite")
+        terminalreporter.write(table.read_text())

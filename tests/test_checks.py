@@ -14,7 +14,8 @@ from autograder.samples import original_post
 from autograder.release import graded_cells
 from autograder.sample_class import CONV, POOL
 from cnnkit import checks, known_mistakes
-from reference import Convolution2dLayer, MaxPooling2dLayer, with_mistakes
+from mutations import MUTATIONS, mutated_class, with_mistakes
+from reference import Convolution2dLayer, MaxPooling2dLayer
 
 
 CONV_CHECKS, POOL_CHECKS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))
@@ -66,54 +67,24 @@ def test_original_post_fails_with_the_cause(check, phrases, chained):
     assert type(error.__cause__) is chained if chained else error.__cause__ is None
 
 
-# ---- known mistakes, one overridden method each ---------------------------------------------------------
-
-class ConvViewsAtInputIndex(Convolution2dLayer):
-    def _get_filtersizeXfiltersize_views(self, x):
-        k, s = self.filter_size, self.stride
-        for i in range(0, x.shape[2] - k + 1, s):
-            for j in range(0, x.shape[3] - k + 1, s):
-                yield i, j, x[:, :, i:i + k, j:j + k]
-
-
-class ConvViewsTrueDivision(Convolution2dLayer):
-    def _get_filtersizeXfiltersize_views(self, x):
-        k, s = self.filter_size, self.stride
-        for i in range(0, x.shape[2] - k + 1, s):
-            for j in range(0, x.shape[3] - k + 1, s):
-                yield i / s, j / s, x[:, :, i:i + k, j:j + k]
-
-
-class ConvViewsSlicedAtOutputIndex(Convolution2dLayer):
-    def _get_filtersizeXfiltersize_views(self, x):
-        k, s = self.filter_size, self.stride
-        for i in range(0, x.shape[2] - k + 1, s):
-            for j in range(0, x.shape[3] - k + 1, s):
-                yield i // s, j // s, x[:, :, i // s:i // s + k, j // s:j // s + k]
-
-
-class PoolViewsAtInputIndex(MaxPooling2dLayer):
-    def _get_filtersizeXfiltersize_views(self, x):
-        k = self.filter_size
-        for i in range(0, x.shape[2] - k + 1, k):
-            for j in range(0, x.shape[3] - k + 1, k):
-                yield i, j, x[:, :, i:i + k, j:j + k]
-
+# ---- views mistakes (tests/mutations.py), and the registered mistakes ----------------------------------------
 
 VIEWS_MISTAKES = [
-    # (class, checks it must fail with a phrase of the message, checks it must pass): the views checks name these
+    # (mutation, checks it must fail with a phrase of the message, checks it must pass): the views checks name these
     # from what the views yield (the registered mistakes, recognised by their outputs, are tested below)
-    (ConvViewsAtInputIndex, {"conv_views": "i // stride, not the input index i",
+    ("conv_views_at_input_index", {"conv_views": "i // stride, not the input index i",
                              "conv_forward_strided": "i // stride, not the input index i"},
      ["conv_forward_stride1", "conv_backward_stride1", "conv_batch_of_one"]),
-    (ConvViewsTrueDivision, {"conv_views": "integer division"}, []),
-    (ConvViewsSlicedAtOutputIndex, {"conv_views": "start at the input index"}, ["conv_forward_stride1"]),
-    (PoolViewsAtInputIndex, {"pool_views": "i // k, not the input index i", "pool_forward": "i // k"}, []),
+    ("conv_views_true_division", {"conv_views": "integer division"}, []),
+    ("conv_views_sliced_at_output_index", {"conv_views": "start at the input index"}, ["conv_forward_stride1"]),
+    ("pool_views_at_input_index", {"pool_views": "i // k, not the input index i", "pool_forward": "i // k"}, []),
 ]
 
 
-@pytest.mark.parametrize("cls, failing, passing", VIEWS_MISTAKES, ids=[cls.__name__ for cls, _, _ in VIEWS_MISTAKES])
-def test_views_mistake_fails_with_its_diagnosis(cls, failing, passing):
+@pytest.mark.parametrize("name, failing, passing", VIEWS_MISTAKES, ids=[name for name, _, _ in VIEWS_MISTAKES])
+def test_views_mistake_fails_with_its_diagnosis(name, failing, passing):
+    (mutation,) = [mutation for mutation in MUTATIONS if mutation.name == name]
+    cls = mutated_class(mutation)
     for check, phrase in failing.items():
         assert phrase in str(failure(check, cls, cls)), check
     for check in passing:

@@ -15,7 +15,8 @@ from autograder.release import SOLUTIONS, graded_cells
 from autograder.runner.harvest import run_call
 from autograder.sample_class import CONV, POOL, filled_in, solution_cell
 from cnnkit import network
-from reference import Convolution2dLayer, MaxPooling2dLayer, with_mistakes
+from mutations import with_mistakes
+from reference import Convolution2dLayer, MaxPooling2dLayer
 import nbformat
 
 CONV_TESTS, POOL_TESTS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))

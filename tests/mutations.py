@@ -1,0 +1,118 @@
+"""Wrong layers a student could plausibly write: the registered typical mistakes (autograder/mistakes.py), and more.
+
+A mutation is the reference class of one notebook with solution regions replaced ("views", "forward",
+"backward") and, for a change outside the regions, lines of the class replaced. :func:`mutated_class` builds it.
+"""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from autograder import mistakes
+from autograder.sample_class import CLASS_NAMES, CONV, POOL, filled_in, reference_sources
+from reference import Convolution2dLayer, MaxPooling2dLayer
+
+CONV_BACKWARD = "g = grad_output[:, :, out_row, out_col]\n"  # the first line of conv backward's solution
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    notebook: str
+    code: dict = field(default_factory=dict)  # {"views" | "forward" | "backward": the region's new body}
+    replace: tuple = ()  # (old line, new line) pairs, outside the regions
+    kind: str = ""  # the structural kind it is meant to show ("" when it fits no kind, or is a registered mistake)
+
+
+def _window_sum(expression="view * self.weights"):
+    return f'cache["out"][:, :, out_row, out_col] = np.sum({expression}, axis=(2, 3))'
+
+
+REGISTERED = [Mutation(m.name, CONV if m.layer == "conv" else POOL, m.code) for m in mistakes.MISTAKES]
+VIEWS = [
+    Mutation("conv_views_at_input_index", CONV, {"views": "out_row, out_col = i, j\nview = x[:, :, i:i + k, j:j + k]"}),
+    Mutation("conv_views_true_division", CONV, {"views": "out_row, out_col = i / s, j / s\nview = x[:, :, i:i + k, j:j + k]"}),
+    Mutation("conv_views_sliced_at_output_index", CONV,
+             {"views": "out_row, out_col = i // s, j // s\nview = x[:, :, out_row:out_row + k, out_col:out_col + k]"}),
+    Mutation("conv_views_stop_one_window_early", CONV,
+             replace=(("for i in range(0, n_rows - k + 1, s):", "for i in range(0, n_rows - k, s):"),),
+             kind="border"),
+    Mutation("pool_views_at_input_index", POOL, {"views": "out_row, out_col = i, j\nview = x[:, :, i:i + k, j:j + k]"}),
+]
+STRUCTURAL = [
+    Mutation("conv_output_size_rounded_up", CONV, replace=(
+        ("(h - k) // s + 1, (w - k) // s + 1", "-(-(h - k) // s) + 1, -(-(w - k) // s) + 1"),), kind="shape"),
+    Mutation("pool_forward_by_reshape", POOL, {"forward": "pass"}, replace=(
+        ('cache = {"x": x, "out": np.zeros((n, c, h // k, w // k))}',
+         'cache = {"x": x, "out": x.reshape(n, c, h // k, k, w // k, k).max(axis=(3, 5))}'),), kind="shape"),
+    Mutation("conv_backward_times_stride", CONV,
+             {"backward": CONV_BACKWARD + "grads += self.stride * np.sum(g[:, :, None, None] * view, axis=0)"},
+             kind="factor"),
+    Mutation("conv_backward_negated", CONV, {"backward": CONV_BACKWARD + "grads -= np.sum(g[:, :, None, None] * view, axis=0)"},
+             kind="factor"),
+    Mutation("pool_backward_divided_by_k2", POOL, {"backward": """
+first_max = np.argmax(view.reshape(n, c, k * k), axis=2)
+row, col = np.unravel_index(first_max, (k, k))
+grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, out_row, out_col] / k**2
+"""}, kind="factor"),
+    Mutation("conv_forward_plus_one", CONV, {"forward": _window_sum() + " + 1"}, kind="offset"),
+    Mutation("conv_backward_transposed", CONV,
+             {"backward": CONV_BACKWARD + "grads += np.swapaxes(np.sum(g[:, :, None, None] * view, axis=0), 1, 2)"},
+             kind="axes"),
+    Mutation("conv_backward_rows_flipped", CONV,
+             {"backward": CONV_BACKWARD + "grads[:, ::-1, :] += np.sum(g[:, :, None, None] * view, axis=0)"},
+             kind="axes"),
+    Mutation("conv_forward_first_image_only", CONV,
+             {"forward": 'cache["out"][0, :, out_row, out_col] = np.sum(view[0] * self.weights, axis=(1, 2))'},
+             kind="some images, filters or channels"),
+    Mutation("conv_forward_first_filter_only", CONV, {"forward": _window_sum("view * self.weights[:1]")},
+             kind="some images, filters or channels"),
+    Mutation("pool_forward_channel_0_only", POOL,
+             {"forward": 'cache["out"][:, :, out_row, out_col] = np.max(view[:, :1], axis=(2, 3))'},
+             kind="some images, filters or channels"),
+    Mutation("pool_backward_argmax_of_channel_0", POOL, {"backward": """
+first_max = np.argmax(view[:, :1].reshape(n, 1, k * k), axis=2)  # (N, 1): channel 0's, for every channel
+row, col = np.unravel_index(first_max, (k, k))
+grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, out_row, out_col]
+"""}, kind="some images, filters or channels"),
+    Mutation("conv_forward_shifted_one_row", CONV, {"forward": _window_sum().replace("out_row, out_col]",
+                                                                                    "out_row - 1, out_col]")},
+             kind="shifted"),
+    Mutation("conv_forward_not_stored", CONV, {"forward": "np.sum(view * self.weights, axis=(2, 3))"}, kind="zeros"),
+    Mutation("pool_backward_returns_its_input", POOL, replace=(("return grads", "return x"),), kind="the input"),
+    Mutation("pool_backward_from_np_full_nan", POOL,
+             replace=(("grads = np.zeros(x.shape)", "grads = np.full(x.shape, np.nan)"),), kind="NaN"),
+]
+UNCLASSIFIED = [
+    Mutation("pool_forward_minimum", POOL, {"forward": 'cache["out"][:, :, out_row, out_col] = np.min(view, axis=(2, 3))'}),
+    Mutation("conv_forward_squared_products", CONV, {"forward": _window_sum("(view * self.weights) ** 2")}),
+    Mutation("pool_backward_at_output_index", POOL, {"backward": """
+first_max = np.argmax(view.reshape(n, c, k * k), axis=2)
+row, col = np.unravel_index(first_max, (k, k))
+grads[batch, channel, out_row + row, out_col + col] = grad_output[:, :, out_row, out_col]
+"""}),
+]
+MUTATIONS = REGISTERED + VIEWS + STRUCTURAL + UNCLASSIFIED
+
+
+def mutated_class(mutation):
+    """The class of ``mutation``'s notebook with the mutation in it."""
+    regions = {mistakes.REGIONS[region]: body for region, body in mutation.code.items()}
+    source = filled_in(reference_sources()[mutation.notebook], regions)
+    for old, new in mutation.replace:
+        assert source.count(old) == 1, (mutation.name, old)
+        source = source.replace(old, new)
+    namespace = {"np": np}
+    exec(source, namespace)
+    return namespace[CLASS_NAMES[mutation.notebook]]
+
+
+def with_mistakes(*names):
+    """(conv class, pooling class): the reference classes with the code of these registered mistakes in them."""
+    classes = {CONV: Convolution2dLayer, POOL: MaxPooling2dLayer}
+    for notebook in classes:
+        code = {region: body for name in names for mistake in [mistakes.BY_NAME[name]]
+                if (CONV if mistake.layer == "conv" else POOL) == notebook for region, body in mistake.code.items()}
+        if code:
+            classes[notebook] = mutated_class(Mutation("+".join(names), notebook, code))
+    return classes[CONV], classes[POOL]
