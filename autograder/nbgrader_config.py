@@ -6,6 +6,7 @@ committed. The reference notebooks themselves live in ../solutions (the single s
 
 import os
 
+from autograder.feedback_page import BOOTSTRAP_CSS, NBGRADER_TEMPLATES, TEMPLATES as FEEDBACK_TEMPLATES
 from autograder.hidden_cases import instructor_file
 from autograder.kit_records import configured_url
 from autograder.time_limits import seconds
@@ -38,8 +39,15 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.ClearHiddenTests",
     "nbgrader.preprocessors.GetGrades",
+    "autograder.feedback_page.FeedbackSummary",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The pages have the kit's summary on top (each test by name and points, the first thing to fix), and wrap long lines
+# (autograder/feedback_page.py, autograder/feedback_template/).
+c.GenerateFeedback.exporter_class = "autograder.feedback_page.FeedbackExporter"
+c.FeedbackExporter.template_name = "cnnkit_feedback"
+c.FeedbackExporter.extra_template_basedirs = [str(FEEDBACK_TEMPLATES), str(NBGRADER_TEMPLATES)]
+c.FeedbackExporter.extra_template_paths = [str(BOOTSTRAP_CSS), str(NBGRADER_TEMPLATES)]
 # ...and tracebacks must not echo it as context: minimal tracebacks (exception type and message only).
 # (The kernel's own log is kept to errors, so that grading output stays readable.)
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal",

@@ -5,7 +5,7 @@ uses it: the formgrader's submission views and the feedback pages, whichever com
 
 - :func:`clean_html` replaces nbconvert's ``clean_html`` filter, which the templates apply (with
   ``sanitize_html``) to markdown and raw cells, HTML and markdown outputs and highlighted code. It keeps text,
-  tables, lists, headings, code and images given inline (``data:``), and drops the rest through `nh3`_ (the
+  tables, lists, headings, code, maths (MathML) and images given inline (``data:``), and drops the rest through `nh3`_ (the
   Ammonia sanitiser): script, event handlers, ``javascript:`` and other URLs that would make the reader's browser
   ask the Jupyter server for something, iframes, forms, SVG and style.
 - :class:`SafeMarkdown` runs before the template: it renders every markdown cell and sanitises the result (nbgrader's
@@ -18,6 +18,7 @@ uses it: the formgrader's submission views and the feedback pages, whichever com
 import base64
 import re
 
+import latex2mathml.converter
 import nh3
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
@@ -27,8 +28,18 @@ TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "code", "dd", "del", "d
         "h1", "h2", "h3", "h4", "h5", "h6", "hr", "i", "img", "ins", "kbd", "li", "mark", "ol", "p", "pre", "q", "s",
         "samp", "small", "span", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
         "tr", "u", "ul", "var"}
+# MathML, as latex2mathml writes the maths of markdown cells (no links, no actions: maction and href are left out).
+MATH_TAGS = {"math", "mrow", "mi", "mn", "mo", "ms", "mspace", "mtext", "mfrac", "msqrt", "mroot", "mstyle", "mpadded",
+             "mphantom", "menclose", "msub", "msup", "msubsup", "munder", "mover", "munderover", "mtable", "mtr", "mtd",
+             "semantics", "annotation"}
+MATH_ATTRIBUTES = {"display", "xmlns", "mathvariant", "stretchy", "fence", "form", "separator", "accent",
+                   "accentunder", "columnalign", "rowalign", "columnspacing", "rowspacing", "linethickness", "width",
+                   "height", "depth", "lspace", "rspace", "movablelimits", "largeop", "symmetric", "minsize", "maxsize",
+                   "notation", "scriptlevel", "displaystyle", "encoding"}
 ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt", "width", "height", "title"}, "td": {"colspan", "rowspan"},
-              "th": {"colspan", "rowspan"}, "ol": {"start"}, "*": {"class"}}
+              "th": {"colspan", "rowspan"}, "ol": {"start"}, "*": {"class"},
+              **{tag: MATH_ATTRIBUTES for tag in MATH_TAGS if tag not in {"mtd"}},
+              "mtd": MATH_ATTRIBUTES | {"columnspan", "rowspan"}}
 INLINE_IMAGE = re.compile(r"data:image/(png|jpeg|gif|webp|svg\+xml);base64,[A-Za-z0-9+/=\s]*\Z")
 LINK = re.compile(r"(https?://|mailto:|#)", re.IGNORECASE)
 
@@ -45,7 +56,7 @@ def _attribute(tag, name, value):
 def clean_html(html):
     """``html`` with every tag and attribute that could run script or reach the server removed (text kept)."""
     html = html.decode() if isinstance(html, bytes) else str(html)
-    return nh3.clean(html, tags=TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
+    return nh3.clean(html, tags=TAGS | MATH_TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
                      url_schemes={"http", "https", "mailto", "data"}, link_rel="noopener noreferrer nofollow",
                      strip_comments=True)
 
@@ -89,9 +100,29 @@ def _written_by_the_student(cell):
     return not (isinstance(meta, dict) and meta.get("locked"))
 
 
+class MathMLRenderer(IPythonRenderer):
+    """nbconvert's markdown renderer, with the maths as MathML, which browsers draw with no script and no network
+    (latex2mathml); maths it cannot convert is left as TeX text."""
+
+    def _mathml(self, latex, display, fallback):
+        try:
+            return latex2mathml.converter.convert(latex, display=display)
+        except Exception:  # not TeX it knows, or built to exhaust it: shown as written
+            return fallback
+
+    def block_math(self, body):
+        return self._mathml(body, "block", super().block_math(body))
+
+    def inline_math(self, body):
+        return self._mathml(body, "inline", super().inline_math(body))
+
+    def latex_environment(self, name, body):
+        return self._mathml(f"\\begin{{{name}}}{body}\\end{{{name}}}", "block", super().latex_environment(name, body))
+
+
 def render_markdown(source, attachments=None):
-    """HTML of a markdown cell, as nbconvert's HTML exporter renders it (maths left for MathJax)."""
-    renderer = IPythonRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
+    """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML."""
+    renderer = MathMLRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
     return MarkdownWithMath(renderer=renderer).render(source)
 
 

@@ -22,6 +22,9 @@ from autograder import sandbox
 from autograder.time_limits import seconds
 
 
+INLINE_FIGURES = "module://matplotlib_inline.backend_inline"  # a figure drawn while grading shows in the feedback
+
+
 class SandboxedKernelManager(AsyncKernelManager):
     """An AsyncKernelManager whose kernel command runs in :mod:`autograder.sandbox`."""
 
@@ -52,8 +55,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         argv = super().format_kernel_cmd(extra_arguments)
         # JPY_PARENT_PID=1: the kernel's parent is the sandbox's init, which it need not poll (and it says so
         # on every start otherwise).
+        environment = {"JPY_PARENT_PID": "1", "MPLBACKEND": INLINE_FIGURES}
         return sandbox.limits_prefix() + sandbox.command(argv, self._scratch, writable=[self._sockets],
-                                                         environment={"JPY_PARENT_PID": "1"})
+                                                         environment=environment)
 
     async def _async_post_start_kernel(self, **kw):
         await super()._async_post_start_kernel(**kw)

@@ -35,6 +35,7 @@ TIE_RULE = ("Rule for ties: when several elements of a window share its maximum,
 
 
 _HIDE_EXPECTED = ContextVar("hide_expected", default=False)
+_NOTES = ContextVar("notes", default=None)  # {note: [configuration, ...]} while a check's cases run
 
 
 @contextmanager
@@ -46,6 +47,30 @@ def expected_values_hidden():
         yield
     finally:
         _HIDE_EXPECTED.reset(token)
+
+
+@contextmanager
+def notes_once(count):
+    """Within this block (the ``count`` cases of one check), a note that several cases make is printed once at the
+    end, with the number of cases and the first configuration, not once per case."""
+    token = _NOTES.set({})
+    try:
+        yield
+    finally:
+        notes = _NOTES.get()
+        _NOTES.reset(token)
+        for note, configs in notes.items():
+            cases = "every case" if len(configs) == count else f"{len(configs)} of {count} cases"
+            print(f"Note ({cases}; the first: {configs[0]}): {note}")
+
+
+def _note(config, note):
+    """Print a note about one case, or keep it for :func:`notes_once`."""
+    notes = _NOTES.get()
+    if notes is None:
+        print(f"Note ({config}): {note}")
+    else:
+        notes.setdefault(note, []).append(config)
 
 
 class CheckFailed(AssertionError):
@@ -342,7 +367,7 @@ def _check_gradient(actual, expected, numerical_problem, what, title, config, di
         except (CheckFailed, NotImplementedError):
             note = "the numerical gradient check was skipped because your forward does not run yet."
         if note:
-            print(f"Note ({title}, {config}): {what} matches the expected gradient, but {note}")
+            _note(config, f"{title}: {what} matches the expected gradient, but {note}")
 
 
 def _run_conv_backward(layer_cls, case, label):
@@ -443,8 +468,9 @@ def visible_cases(test):
 
 def _run_visible(test, layer_cls):
     cases = visible_cases(test)
-    for case in cases:
-        run_case(test, layer_cls, case, case["label"])
+    with notes_once(len(cases)):
+        for case in cases:
+            run_case(test, layer_cls, case, case["label"])
     print(f"{TITLES[test]}: {len(cases)} cases passed.")
 
 

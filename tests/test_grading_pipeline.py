@@ -171,6 +171,31 @@ def test_feedback_names_the_mistake(graded, student):
         assert phrase.replace("'", "&#39;") in html
 
 
+def feedback_page(root, student, notebook):
+    return (root / "feedback" / student / ASSIGNMENT / f"{notebook}.html").read_text()
+
+
+def test_each_feedback_page_opens_with_its_tests_by_name_their_points_and_the_first_thing_to_fix(graded):
+    page = feedback_page(graded[1], "flipped_kernel", CONV)
+    summary = page[page.index('<table class="cnnkit-summary"'):page.index('<div id="notebook"')]
+    assert [re.sub(r"\s+", " ", cells) for cells in re.findall(r'<a href="#(\w+)">[^<]*</a></td>\s*<td class="points">'
+                                                              r"([^<]*)</td>", summary)] == [
+        (grade_id, f"{0.0 if grade_id in EXPECTED_FAILURES['flipped_kernel'] else points:.1f} / {points:.1f}")
+        for grade_id, points in POINTS[CONV].items()]
+    assert ">Check 2: forward, stride 1</a>" in summary  # the test's heading, without its points
+    assert "First thing to fix" in summary and "what a true convolution gives" in summary
+    assert "First thing to fix" not in feedback_page(graded[1], "correct", CONV)
+
+
+def test_feedback_pages_read_offline_to_the_end(graded):
+    """Maths as MathML (no script, no network), long lines wrapped, a note made by many cases said once."""
+    page = feedback_page(graded[1], "flipped_kernel", CONV)
+    body = page[page.index('<div id="notebook"'):]
+    assert body.count("<math") > 50 and "$$" not in body
+    assert "white-space: pre-wrap" in page
+    assert body.count("your forward is probably wrong") == 4  # once per set of cases (visible, hidden) of 2 checks
+
+
 def test_feedback_never_shows_hidden_test_code_or_values(graded):
     results, root = graded
     numbers = hidden_numbers()
@@ -238,7 +263,8 @@ def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_perso
         comment = gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "correct")
         comment.manual_comment = "Nice generator; mind the docstring."
         gradebook.db.commit()
-    shutil.copytree(root / "class" / "flipped_kernel", folder / "late_student")
+    shutil.copytree(root / "class" / "flipped_kernel", folder / "late_student",  # 01 and 02: no training to wait for
+                    ignore=shutil.ignore_patterns(f"{TRAINING}.ipynb"))
 
     def check(results, regraded, reports):
         assert {r.student_id: not r.unchanged for r in results} == regraded

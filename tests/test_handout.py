@@ -15,10 +15,13 @@ import pytest
 from autograder import handout, sample_class
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.runner.hidden_tests import KERNEL_CASES
+from grading_helpers import POINTS
 from notebook_cells import read, region_lines
 from reference import NOTEBOOKS, REPO, SOLUTIONS
 
 NOTEBOOK_NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb", "03_training.ipynb"]
+TESTS = sum(len(cells) for cells in POINTS.values())  # the graded tests, and their points in all
+TOTAL = sum(points for cells in POINTS.values() for points in cells.values())
 INSTRUCTOR_MODULES = [REPO / "autograder" / name for name in ("oracle.py", "cases.py", "mistakes.py",
                                                                "worked_examples.py")]
 INSTRUCTOR_FILES = {"oracle.py", "cases.py", "mistakes.py", "harvest.py", "hidden_tests.py", "verdict.py", "grade.py",
@@ -152,15 +155,15 @@ def test_make_check_in_a_fresh_environment_tells_untouched_and_correct_work_apar
     status, lines = make_check(folder)
     assert (folder / ".venv" / "bin" / "python").exists()
     checks = check_lines(lines)
-    assert status != 0 and len(checks) == 11 and all(result == "FAIL" for result, _ in checks.values())
+    assert status != 0 and len(checks) == TESTS and all(result == "FAIL" for result, _ in checks.values())
     stubs = [grade_id for grade_id, (_, rest) in checks.items() if grade_id != "cnn_test_accuracy"]
     assert all("NotImplementedError: Your code here" in checks[grade_id][1] for grade_id in stubs)
     assert "LayersNotReadyError" in checks["cnn_test_accuracy"][1]
-    assert lines[-1].startswith("0 of 11 checks pass (0 of 20 points")
+    assert lines[-1].startswith(f"0 of {TESTS} checks pass (0 of {TOTAL:g} points")
 
     # (A mistake's diagnosis in the checks' messages: test_checks.py; in the feedback: test_grading_pipeline.py.)
     sample_class.fill_in(folder, "correct")
     status, lines = make_check(folder)
     checks = check_lines(lines)
     assert status == 0 and all(result == "PASS" for result, _ in checks.values()), lines
-    assert lines[-1].startswith("11 of 11 checks pass (20 of 20 points")
+    assert lines[-1].startswith(f"{TESTS} of {TESTS} checks pass ({TOTAL:g} of {TOTAL:g} points")

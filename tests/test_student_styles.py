@@ -119,6 +119,13 @@ def test_a_mistake_in_any_style_loses_exactly_the_points_of_the_plain_mistake(gr
     assert result.review == []
 
 
+def test_a_figure_drawn_while_grading_is_in_the_feedback_as_an_image(course, graded):
+    root, _ = course
+    pages = [page.read_text() for page in (root / "course" / "feedback" / "all_at_once" / "cnn").glob("*.html")]
+    assert len(pages) == 3 and any('<img src="data:image/png;base64,' in page for page in pages)
+    assert not any("&lt;Figure size" in page for page in pages)
+
+
 def test_a_failing_experiment_cell_is_recorded_and_costs_nothing(graded):
     result = graded[0]["all_at_once"]  # with magics_and_experiments
     assert all(points == max_points for *_, points, max_points in result.tests)

@@ -24,7 +24,7 @@ def run(test, layer_cls):
     """Run every kernel case of ``test`` (a graded cell's grade id) on ``layer_cls``; raise CheckFailed on the first
     failure, with the configuration, the first wrong index and the size of the error but no expected value."""
     cases = load(test)
-    with checks.expected_values_hidden():
+    with checks.expected_values_hidden(), checks.notes_once(len(cases)):
         for number, case in enumerate(cases, start=1):
             checks.run_case(test, layer_cls, case, f"hidden case {number} of {len(cases)}")
     print(f"{test}: {len(cases)} hidden cases passed.")
