@@ -168,14 +168,24 @@ def safe_output_data(data):
     return {mime: value for mime, value in data.items() if mime in SAFE_OUTPUTS}
 
 
+def inert_markdown(source):
+    """Markdown that a notebook front end renders without running or fetching anything: ``source`` rendered and
+    sanitised here, as one HTML block with no blank line in it (so that no front end reads markdown in it again)."""
+    html = clean_html(render_markdown(defused(source))).strip()
+    return "<div>\n" + "\n".join(line if line.strip() else "<!-- -->" for line in html.splitlines()) + "\n</div>"
+
+
 class SafeOutputs(Preprocessor):
     """In the autograded notebook, which a TA may open in JupyterLab, every output the kernel produced while grading
-    keeps only inert representations (see :func:`safe_output_data`). Enabled by default: nbgrader registers its
-    autograde preprocessors without enabling them."""
+    keeps only inert representations (see :func:`safe_output_data`), and the markdown cells the student wrote become
+    :func:`inert_markdown` (JupyterLab would load an image from the server for them, with the TA's session). Enabled
+    by default: nbgrader registers its autograde preprocessors without enabling them."""
 
     enabled = Bool(True).tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown" and _written_by_the_student(cell):
+            cell.source = inert_markdown(cell.source)
         for output in cell.get("outputs", []):
             if "data" in output:
                 output["data"] = safe_output_data(output["data"])
