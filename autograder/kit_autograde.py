@@ -84,6 +84,10 @@ class Judgement:
         self._verdicts = {}  # notebook -> {grade_id: TestVerdict}
         self._judged = {notebook: threading.Event() for notebook in self.cells}
         self._error = None
+        # Read here, not in the thread: CPython 3.11's ast.parse keeps its recursion depth interpreter-wide, so parsing
+        # in the thread while nbgrader parses too can fail either of them ("AST constructor recursion depth mismatch").
+        self._borrowed = {Path(file_name).stem: (class_name, verdict.borrowed_code(self.notebooks[Path(file_name).stem]))
+                          for file_name, class_name in harvest.CLASSES.values() if Path(file_name).stem in self.notebooks}
         self._thread = threading.Thread(target=self._judge, args=(hidden,), daemon=True, name=f"verdicts {student_id}")
         self._thread.start()
 
@@ -117,9 +121,8 @@ class Judgement:
             result.scores[notebook] = sum(points for nb, _, points, _ in result.tests if nb == notebook)
             self._verdicts[notebook] = found
             self._judged[notebook].set()
-        for file_name, class_name in harvest.CLASSES.values():
-            notebook = Path(file_name).stem
-            if notebook in self.notebooks and (names := verdict.borrowed_code(self.notebooks[notebook])):
+        for notebook, (class_name, names) in self._borrowed.items():
+            if names:
                 result.review.append((notebook, class_name, result.scores[notebook], None,
                                       f"the code of {class_name} uses {', '.join(names)}: a library may compute the "
                                       "outputs (points kept; look at it)"))

@@ -141,7 +141,8 @@ class SafeMarkdown(Preprocessor):
         if cell.cell_type == "markdown":
             everything = resources.get("defuse_all_markdown") and _written_by_the_student(cell)
             source = as_plain_text(cell.source) if everything else defused(cell.source)
-            html = clean_html(render_markdown(source, cell.pop("attachments", None)))
+            html = clean_html(cell.source if cell.metadata.get(INERT) else
+                              render_markdown(source, cell.pop("attachments", None)))
             cell.cell_type, cell.source = "raw", f'<div class="text_cell_render border-box-sizing rendered_html">{html}</div>'
             cell.metadata["raw_mimetype"] = "text/html"
         for output in cell.get("outputs", []):
@@ -168,6 +169,9 @@ def safe_output_data(data):
     return {mime: value for mime, value in data.items() if mime in SAFE_OUTPUTS}
 
 
+INERT = "cnnkit_inert_markdown"  # marks a markdown cell made inert: its pages sanitise it again, without rendering
+
+
 def inert_markdown(source):
     """Markdown that a notebook front end renders without running or fetching anything: ``source`` rendered and
     sanitised here, as one HTML block with no blank line in it (so that no front end reads markdown in it again)."""
@@ -186,6 +190,7 @@ class SafeOutputs(Preprocessor):
     def preprocess_cell(self, cell, resources, index):
         if cell.cell_type == "markdown" and _written_by_the_student(cell):
             cell.source = inert_markdown(cell.source)
+            cell.metadata[INERT] = True
         for output in cell.get("outputs", []):
             if "data" in output:
                 output["data"] = safe_output_data(output["data"])
