@@ -23,6 +23,8 @@ import threading
 import weakref
 from pathlib import Path
 
+import nbformat
+
 from nbgrader import utils
 from nbgrader.api import Gradebook, MissingEntry, SubmittedAssignment
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
@@ -65,6 +67,13 @@ def _timed_out(nb):
     return any(output.get("ename") == "CellTimeoutError" for cell in nb.cells for output in cell.get("outputs", []))
 
 
+@functools.cache
+def _validate_once():
+    """nbformat's first validation loads a grammar (lark, for jsonschema's URI format) with thousands of
+    ``ast.literal_eval`` calls: done here, in the thread that starts the verdicts, before any of them runs."""
+    nbformat.validate(nbformat.v4.new_notebook())
+
+
 class Judgement:
     """The kit's verdicts on one student's submission, computed in a thread of their own.
 
@@ -84,8 +93,9 @@ class Judgement:
         self._verdicts = {}  # notebook -> {grade_id: TestVerdict}
         self._judged = {notebook: threading.Event() for notebook in self.cells}
         self._error = None
-        # Read here, not in the thread: CPython 3.11's ast.parse keeps its recursion depth interpreter-wide, so parsing
-        # in the thread while nbgrader parses too can fail either of them ("AST constructor recursion depth mismatch").
+        # Syntax trees are built here, before the thread starts, or under cnnkit.ast_lock's lock: CPython 3.11 fails
+        # when two threads build them at once. nbformat's validation builds thousands when it first runs.
+        _validate_once()
         self._borrowed = {Path(file_name).stem: (class_name, verdict.borrowed_code(self.notebooks[Path(file_name).stem]))
                           for file_name, class_name in harvest.CLASSES.values() if Path(file_name).stem in self.notebooks}
         self._thread = threading.Thread(target=self._judge, args=(hidden,), daemon=True, name=f"verdicts {student_id}")

@@ -33,6 +33,7 @@ from autograder import hidden_cases, mistakes, oracle, sandbox, stages
 from autograder.runner import harvest as harvest_runner
 from autograder.time_limits import seconds
 from cnnkit import checks, network
+from cnnkit.ast_lock import AST_LOCK
 from cnnkit.diagnosis import likely_cause
 from cnnkit.notebook_loader import code_that_runs
 
@@ -141,7 +142,7 @@ def _read_result(results_fd, index):
         if not stat.S_ISREG(info.st_mode) or info.st_size > LARGEST_RESULT:
             return {"error": "its result was not a regular file of at most 64 MiB"}
         try:
-            with np.load(file, allow_pickle=False) as data:
+            with AST_LOCK, np.load(file, allow_pickle=False) as data:
                 return {name: data[name] for name in data.files}
         except Exception as error:
             return {"error": f"its result could not be read ({type(error).__name__})"}

@@ -11,6 +11,8 @@ import io
 
 import numpy as np
 
+from cnnkit.ast_lock import AST_LOCK
+
 
 def to_bytes(cases):
     """The bytes of the ``.npz`` file holding ``cases``, a dict {test: [case dict, ...]}."""
@@ -25,7 +27,7 @@ def to_bytes(cases):
 def read(path):
     """{test: [case dict, ...]} from a file written with :func:`to_bytes`; 0-d string arrays become str."""
     cases = {}
-    with np.load(path, allow_pickle=False) as data:
+    with AST_LOCK, np.load(path, allow_pickle=False) as data:
         for key in data.files:
             test, index, name = key.split("/", 2)
             value = data[key]

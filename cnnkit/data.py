@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnkit.ast_lock import AST_LOCK
+
 DIGITS = Path(__file__).with_name("digits.npz")
 
 
@@ -17,7 +19,7 @@ def load_digits():
     :returns: (images, labels): images float64 of shape (1797, 8, 8) with values in [0, 1]
               (0 is the background, 1 the darkest ink), labels int of shape (1797,) with values 0..9.
     """
-    with np.load(DIGITS, allow_pickle=False) as digits:
+    with AST_LOCK, np.load(DIGITS, allow_pickle=False) as digits:
         images = digits["counts"].astype(np.float64) / 16.0  # the raw pixels are counts 0..16
         return images, digits["labels"].astype(int)
 

@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from cnnkit.ast_lock import AST_LOCK
+
 CELL_TIMEOUT = 120  # seconds a cell may run, in grading and in make check (notebook 03 trains its network in one)
 
 
@@ -141,13 +143,8 @@ def plan_of_cells(cells):
     return _plan(_code_cells(cells))
 
 
-# CPython 3.11's ast.parse keeps its recursion depth in interpreter-wide state: two threads parsing at once can fail
-# with "SystemError: AST constructor recursion depth mismatch" (the grader plans in two threads at a time).
-_PARSING = threading.Lock()
-
-
 def _plan(code_cells):
-    with _PARSING:
+    with AST_LOCK:
         return _plan_unlocked(code_cells)
 
 
