@@ -34,6 +34,7 @@ from autograder.runner import harvest as harvest_runner
 from autograder.time_limits import seconds
 from cnnkit import checks, network
 from cnnkit.ast_lock import AST_LOCK
+from cnnkit.checks import view_start_cause
 from cnnkit.diagnosis import likely_cause
 from cnnkit.notebook_loader import code_that_runs
 
@@ -414,16 +415,21 @@ def judge(call, outputs):
             return f"the views generator yielded a wrong item: {outputs['item_type']}"
         rows, cols = outputs.get("rows", np.zeros(0)), outputs.get("cols", np.zeros(0))
         expected_rows, expected_cols = np.divmod(np.arange(h_out * w_out), w_out)
+        step = "k" if call["layer"] == "pool" else "stride"  # as the code calls it
+        yielded = [(int(r) if r >= 0 else None, int(c) if c >= 0 else None) for r, c in zip(rows, cols)]
+        cause = checks.views_index_cause(yielded, (h_out, w_out), stride, step)
+        because = f" Likely cause: {cause}" if cause else ""
         if len(rows) != h_out * w_out:
-            return f"the views generator yielded {len(rows)} windows, expected {h_out * w_out}"
+            return f"the views generator yielded {len(rows)} windows, expected {h_out * w_out}.{because}"
         if not (np.array_equal(rows, expected_rows) and np.array_equal(cols, expected_cols)):
-            return "the views generator yielded wrong (out_row, out_col) indices or a wrong order"
+            return f"the views generator yielded wrong (out_row, out_col) indices or a wrong order.{because}"
         for number, (p, q) in enumerate(zip(expected_rows, expected_cols)):
             i, j = p * stride, q * stride
-            problem = _problem(outputs.get(f"view/{number}", "missing"), x[:, :, i:i + k, j:j + k],
-                               f"the view of output ({p}, {q})")
+            view = outputs.get(f"view/{number}", "missing")
+            problem = _problem(view, x[:, :, i:i + k, j:j + k], f"the view of output ({p}, {q})")
             if problem:
-                return problem
+                cause = view_start_cause(_as_value(view), x[:, :, p:p + k, q:q + k], step)
+                return problem + (f" Likely cause: {cause}" if cause else "")
         return None
     raise ValueError(f"unknown call kind {call['kind']!r}")
 

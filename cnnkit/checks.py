@@ -190,6 +190,39 @@ def _output_index_cause(step):
             f"in {VIEWS}.")
 
 
+INTEGER_DIVISION = "use integer division, i // stride, not i / stride."
+WINDOW_COUNT = ("the top-left corners are i = 0, stride, 2 * stride, ... up to H - k (range(0, H - k + 1, stride)), "
+                "and the same for j; a window that does not fit entirely is dropped.")
+ROW_BY_ROW = "the windows must come row by row: the outer loop goes over rows, the inner over columns."
+
+
+def views_index_cause(yielded, grid, stride, step):
+    """The likely cause of the first wrong (out_row, out_col) the views yielded, or None; for the views checks and
+    the kit's verdict alike.
+
+    :param yielded: [(out_row, out_col), ...] in the order yielded, None for an index that is not an int.
+    :param grid: (H_out, W_out); step: how the stride is called in the code.
+    """
+    expected = [(p, q) for p in range(grid[0]) for q in range(grid[1])]
+    if any(None in pair for pair in yielded):
+        return INTEGER_DIVISION
+    if len(yielded) != len(expected):
+        return WINDOW_COUNT
+    for pair, (p, q) in zip(yielded, expected):
+        if pair != (p, q):
+            return _output_index_cause(step) if pair == (p * stride, q * stride) else \
+                ROW_BY_ROW if sorted(yielded) == expected else None
+    return None
+
+
+def view_start_cause(view, at_output_index, step):
+    """The likely cause of a wrong view: the slice starts at the output index instead of the input index; or None."""
+    if isinstance(view, np.ndarray) and view.shape == at_output_index.shape and np.array_equal(view, at_output_index):
+        return f"the view must start at the input index (i, j) = ({step} * out_row, {step} * out_col), not at the " \
+               "output index."
+    return None
+
+
 def _error_cause(stride, size_one, step="stride"):
     """callable(exception) -> likely cause: the output index for an IndexError when stride > 1, else .squeeze()
     for an IndexError or ValueError when the batch or filter/channel axis has size 1 (size_one), else None.
@@ -256,36 +289,20 @@ def _check_views(layer, x, k, stride, title, config, cause, step):
             if not isinstance(index, (int, np.integer)):
                 raise CheckFailed(_message(
                     f"{title}: wrong type: {name} of item {number} yielded by {call} is {_a(index)} ({index!r}), "
-                    "expected an int.", config, cause="use integer division, i // stride, not i / stride."))
+                    "expected an int.", config, cause=INTEGER_DIVISION))
     if len(items) != len(expected):
         raise CheckFailed(_message(
             f"{title}: wrong number of windows: {call} yielded {len(items)}, expected {len(expected)} "
-            f"({h_out} x {w_out} output grid).", config,
-            cause="the top-left corners are i = 0, stride, 2 * stride, ... up to H - k (range(0, H - k + 1, "
-                  "stride)), and the same for j; a window that does not fit entirely is dropped."))
+            f"({h_out} x {w_out} output grid).", config, cause=WINDOW_COUNT))
     for number, ((out_row, out_col, view), (p, q)) in enumerate(zip(items, expected)):
         if (out_row, out_col) != (p, q):
-            cause = None
-            if (out_row, out_col) == (p * stride, q * stride):
-                cause = _output_index_cause(step)
-            elif sorted(item[:2] for item in items) == expected:
-                cause = "the windows must come row by row: the outer loop goes over rows, the inner over columns."
+            cause = views_index_cause([tuple(item[:2]) for item in items], (h_out, w_out), stride, step)
             raise CheckFailed(_message(
                 f"{title}: wrong indices: window {number} (in row-major order) was yielded with (out_row, out_col) = "
                 f"({out_row}, {out_col}), expected ({p}, {q}).", config, cause=cause))
         i, j = p * stride, q * stride
         compare(view, x[:, :, i:i + k, j:j + k], "view", f"{config}, the window of output ({p}, {q})", title=title,
-                diagnosis=_view_cause(x[:, :, p:p + k, q:q + k], step))
-
-
-def _view_cause(at_output_index, step):
-    """Diagnosis of a wrong view: the slice starts at the output index instead of the input index."""
-    def cause(view):
-        if view.shape == at_output_index.shape and np.array_equal(view, at_output_index):
-            return f"the view must start at the input index (i, j) = ({step} * out_row, {step} * out_col), not at " \
-                   "the output index."
-        return None
-    return cause
+                diagnosis=lambda wrong: view_start_cause(wrong, x[:, :, p:p + k, q:q + k], step))
 
 
 def _run_conv_views(layer_cls, case, label):
