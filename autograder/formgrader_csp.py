@@ -4,8 +4,8 @@ Defence in depth behind :mod:`autograder.safe_html` (which removes a submission'
 even if some active content got through, the browser runs no inline script and no event handler of the page
 except the formgrader's own, and sends no request outside the server's own origin for images, frames or forms.
 The formgrader's own inline scripts all come before the notebook in the page; they are allowed by their hashes,
-and its two ``onclick`` handlers by theirs. No script comes from elsewhere: the maths is MathML (safe_html), so the
-template's MathJax, loaded from a CDN, is not needed and not allowed. ``make formgrader`` enables it (``autograder/jupyter-config``).
+and its two ``onclick`` handlers by theirs. No script comes from elsewhere, and none may evaluate strings: the maths
+is MathML (safe_html), so the template's MathJax, loaded from a CDN, is not needed and not allowed. ``make formgrader`` enables it (``autograder/jupyter-config``).
 """
 
 import base64
@@ -35,7 +35,7 @@ def policy(page, formgrader="/formgrader/"):
     allowed = " ".join(_hash(script) for script in INLINE_SCRIPT.findall(head))
     handlers = " ".join(_hash(handler) for handler in HANDLERS)
     own, api = formgrader, f"{formgrader}api/"
-    return (f"default-src 'none'; script-src {own} 'unsafe-eval' 'unsafe-hashes' {allowed} {handlers}; "
+    return (f"default-src 'none'; script-src {own} 'unsafe-hashes' {allowed} {handlers}; "
             f"style-src {own} 'unsafe-inline'; font-src {own} data:; img-src {own} data:; "
             f"connect-src {api}; frame-src 'none'; object-src 'none'; base-uri 'none'; form-action 'none'")
 

@@ -541,13 +541,15 @@ def submission_view(root, student):
 
 
 def _visit(context, requests, url, ready):
-    """Open ``url`` in a new page, wait until ``ready`` shows and a little more; returns (page, its requests)."""
-    first = len(requests)
+    """Open ``url`` in a new page, wait until ``ready`` shows and a little more; returns (page, its requests, the
+    messages of its console)."""
+    first, console = len(requests), []
     page = context.new_page()
+    page.on("console", lambda message: console.append(message.text))
     page.goto(url)
     page.locator(ready).first.wait_for()
     page.wait_for_timeout(1500)  # an onerror or onload handler would have run by now
-    return page, requests[first:]
+    return page, requests[first:], console
 
 
 @pytest.mark.parametrize("student", XSS)
@@ -564,14 +566,15 @@ def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, t
         "jupyterlab": (f"{base}/lab/tree/autograded/{student}/{ASSIGNMENT}/02_max_pooling.ipynb",
                        ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell >> visible=true"),
     }[view]
-    page, asked = _visit(context, requests, url, ready)
+    page, asked, console = _visit(context, requests, url, ready)
     try:
         if view == "formgrader":
             with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})) as r:
                 assert "script-src" in r.headers["Content-Security-Policy"]
         assert page.evaluate("() => window.cnnkitMarker") is None
         assert [address for address in asked if MARKER in address or "gradebook.db" in address] == []
-        if view == "formgrader":  # its own script put the autograded scores in (as placeholders of the inputs)
+        if view == "formgrader":  # its own script ran, without eval, and put the autograded scores in
+            assert not [message for message in console if "eval" in message], console
             page.wait_for_function("() => document.querySelector('input.score') && "
                                    "document.querySelector('input.score').getAttribute('placeholder') !== null")
     finally:
