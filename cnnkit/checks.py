@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from cnnkit import casefile, tracebacks
-from cnnkit.diagnosis import SQUEEZE, likely_cause
+from cnnkit.diagnosis import SQUEEZE, likely_cause, squeeze_cause
 from cnnkit.gradcheck import numerical_gradient
 
 RTOL, ATOL = 1e-6, 1e-9  # against the expected outputs: only floating-point rounding is allowed
@@ -141,13 +141,6 @@ def find_problem(actual, expected, what, rtol, atol, reference="expected"):
     ]
 
 
-def _shape_cause(actual, expected):
-    """The squeeze cause when ``actual`` has ``expected``'s shape without its axes of size 1."""
-    if isinstance(actual, np.ndarray) and actual.shape == tuple(d for d in expected.shape if d != 1) != expected.shape:
-        return SQUEEZE
-    return None
-
-
 def compare(actual, expected, what, config, diagnosis=None, rtol=RTOL, atol=ATOL, title="check"):
     """Raise CheckFailed unless ``actual`` is a float ndarray of ``expected``'s shape with close values.
 
@@ -161,7 +154,7 @@ def compare(actual, expected, what, config, diagnosis=None, rtol=RTOL, atol=ATOL
     problem = find_problem(actual, expected, what, rtol, atol)
     if problem:
         aspect, headline, details = problem
-        cause = _shape_cause(actual, expected) if aspect == "shape" else None
+        cause = squeeze_cause(actual.shape, expected.shape) if aspect == "shape" else None
         if aspect in ("shape", "values") and diagnosis is not None:
             cause = diagnosis(actual)
         raise CheckFailed(_message(f"{title}: {headline}", config, details, cause))

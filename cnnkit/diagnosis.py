@@ -58,8 +58,13 @@ def _k_and_stride(kind, case):
     return int(case["k"]), int(case["k"])
 
 
+def squeeze_cause(shape, expected):
+    """:data:`SQUEEZE` when ``shape`` is the ``expected`` shape without its axes of size 1, else None."""
+    return SQUEEZE if shape == tuple(d for d in expected if d != 1) != tuple(expected) else None
+
+
 def _shape_cause(kind, shape, expected, case):
-    if shape == tuple(d for d in expected if d != 1) != expected:
+    if squeeze_cause(shape, expected):
         return SQUEEZE
     if len(shape) == len(expected) and sorted(shape) == sorted(expected):
         names = "(F, k, k)" if kind == "conv_backward" else "(N, F, H_out, W_out)" if kind == "conv_forward" \
