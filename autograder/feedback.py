@@ -13,15 +13,14 @@ import time
 from pathlib import Path
 
 from autograder.release import ASSIGNMENT
-from autograder.time_limits import seconds
+from autograder.time_limits import PAGE_MEMORY, seconds
 
 FEEDBACK_TIMEOUT = seconds("CNNKIT_FEEDBACK_TIMEOUT")  # per student
-FEEDBACK_MEMORY = 2048 * 2**20  # bytes of address space for the rendering process
 TOO_SLOW_REASON = "it took longer than"
 
 
 def _render(api, student_id):
-    resource.setrlimit(resource.RLIMIT_AS, (FEEDBACK_MEMORY, FEEDBACK_MEMORY))
+    resource.setrlimit(resource.RLIMIT_AS, (PAGE_MEMORY, PAGE_MEMORY))
     return api.generate_feedback(ASSIGNMENT, student_id, force=True)["success"]
 
 
@@ -71,7 +70,7 @@ def generate(api, course_root, student_id, notebooks, tests, timeout=None):
     if status is None:
         reason = f"{TOO_SLOW_REASON} {timeout:g} s to render"
     elif status != 0:
-        reason = f"nbgrader could not build it, or it needed more than {FEEDBACK_MEMORY >> 20} MiB of memory"
+        reason = f"nbgrader could not build it, or it needed more than {PAGE_MEMORY >> 20} MiB of memory"
     else:
         return None
     folder = Path(course_root) / "feedback" / student_id / ASSIGNMENT

@@ -1,21 +1,17 @@
-"""A Jupyter server extension: the formgrader's submission views get a Content-Security-Policy.
+"""The Content-Security-Policy of the formgrader's submission views (installed by :mod:`autograder.formgrader_views`).
 
 Defence in depth behind :mod:`autograder.safe_html` (which removes a submission's active content from the page):
 even if some active content got through, the browser runs no inline script and no event handler of the page
 except the formgrader's own, and sends no request outside the server's own origin for images, frames or forms.
 The formgrader's own inline scripts all come before the notebook in the page; they are allowed by their hashes,
 and its two ``onclick`` handlers by theirs. No script comes from elsewhere, and none may evaluate strings: the maths
-is MathML (safe_html), so the template's MathJax, loaded from a CDN, is not needed and not allowed. ``make formgrader`` enables it (``autograder/jupyter-config``).
+is MathML (safe_html), so the template's MathJax, loaded from a CDN, is not needed and not allowed.
 """
 
 import base64
 import hashlib
 import re
-from pathlib import Path
-
 from tornado.web import OutputTransform
-
-CONFIG_DIR = Path(__file__).parent / "jupyter-config"  # JUPYTER_CONFIG_PATH that enables this extension
 
 SUBMISSION_VIEW = re.compile(r"(.*/)?formgrader/submissions/[^/]+/?$")
 NOTEBOOK_START = 'id="notebook-container"'  # where the rendered notebook begins in nbgrader's formgrade template
@@ -53,10 +49,3 @@ class SubmissionViewPolicy(OutputTransform):
             headers["Content-Security-Policy"] = policy(chunk.decode("utf-8", "replace"), self.formgrader)
         return status_code, headers, chunk
 
-
-def _jupyter_server_extension_points():
-    return [{"module": "autograder.formgrader_csp"}]
-
-
-def _load_jupyter_server_extension(server_app):
-    server_app.web_app.add_transform(SubmissionViewPolicy)

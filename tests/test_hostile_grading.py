@@ -34,7 +34,7 @@ from playwright.sync_api import sync_playwright
 
 import hostile_class
 from autograder import grade as grading
-from autograder import formgrader_csp, hidden_cases, sample_class, sandbox
+from autograder import formgrader_views, hidden_cases, sample_class, sandbox
 from autograder.release import ASSIGNMENT, REPO, SOLUTIONS
 from active_content import MARKER, active_content
 from grading_helpers import chromium, free_port, hidden_numbers, jupyter_server
@@ -508,7 +508,8 @@ def test_markdown_made_to_render_slowly_is_shown_as_plain_text_and_the_student_k
 
 @pytest.fixture(scope="module")
 def course_server(mixed, tmp_path_factory):
-    """A Jupyter server (JupyterLab and the formgrader) in the mixed run's course folder, as a TA starts it."""
+    """A Jupyter server (JupyterLab and the formgrader) in the mixed run's course folder, as a TA starts it; yields its
+    URL, the course folder and the server's log."""
     _, root = mixed
     shutil.copy(REPO / "autograder" / "nbgrader_config.py", root)  # its course root is the folder it lies in
     port = free_port()
@@ -516,10 +517,10 @@ def course_server(mixed, tmp_path_factory):
     command = [str(bin_dir / "jupyter"), "lab", "--no-browser", f"--port={port}", "--ip=127.0.0.1", "--allow-root",
                f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}",
                f"--LabApp.workspaces_dir={tmp_path_factory.mktemp('workspaces')}"]  # no tabs of earlier runs
-    environment = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(formgrader_csp.CONFIG_DIR)}
-    with jupyter_server(command, port, TOKEN, tmp_path_factory.mktemp("formgrader") / "server.log", cwd=root,
-                        env=environment):
-        yield f"http://127.0.0.1:{port}", root
+    environment = {**os.environ, "PATH": f"{bin_dir}:/usr/bin:/bin", "JUPYTER_CONFIG_PATH": str(formgrader_views.CONFIG_DIR)}
+    log = tmp_path_factory.mktemp("formgrader") / "server.log"
+    with jupyter_server(command, port, TOKEN, log, cwd=root, env=environment):
+        yield f"http://127.0.0.1:{port}", root, log
 
 
 @pytest.fixture(scope="module")
@@ -558,7 +559,7 @@ def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, t
     """The formgrader's manual-grading view, the feedback page and the autograded notebook in JupyterLab, opened in
     Chromium with the TA's session: the student's script never sets its marker, and nothing the page asks for goes
     to the Jupyter API or to the marker's address on the student's behalf. The page itself works."""
-    base, root = course_server
+    base, root, log = course_server
     context, requests = ta_browser
     url, ready = {
         "formgrader": (base + submission_view(root, student), "text=MaxPooling2dLayer"),
@@ -571,6 +572,8 @@ def test_in_a_browser_no_script_of_a_submission_runs_for_the_ta(course_server, t
         if view == "formgrader":
             with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"token {TOKEN}"})) as r:
                 assert "script-src" in r.headers["Content-Security-Policy"]
+            notebook = f"autograded/{student}/{ASSIGNMENT}/02_max_pooling.ipynb"
+            assert f"{notebook} in a worker process" in log.read_text(errors="replace"), "rendered in the server"
         assert page.evaluate("() => window.cnnkitMarker") is None
         assert [address for address in asked if MARKER in address or "gradebook.db" in address] == []
         if view == "formgrader":  # its own script ran, without eval, and put the autograded scores in

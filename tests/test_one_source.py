@@ -16,7 +16,7 @@ import pytest
 from autograder import cases, reports, sample_class, verdict
 from autograder.release import REPO, SOLUTIONS, graded_cells
 from autograder.student_result import StudentResult
-from autograder.time_limits import DEFAULTS
+from autograder.time_limits import DEFAULTS, PAGE_MEMORY
 from cnnkit import checks, network
 
 README = REPO / "README.md"
@@ -168,6 +168,7 @@ def test_the_readme_states_the_default_time_limits():
                          r"\(`(CNNKIT_\w+_TIMEOUT)`\)", text)}
     stated.update({variable: int(seconds) for variable, seconds in re.findall(r"`(CNNKIT_\w+_TIMEOUT)`, (\d+) s", text)})
     assert stated == DEFAULTS, f"autograder/time_limits.py is the source: make README.md say {DEFAULTS}"
+    assert f"{PAGE_MEMORY >> 30} GiB of memory" in text, "README.md should state time_limits.PAGE_MEMORY"
 
 
 def test_the_handouts_validate_button_gives_cells_the_grading_time_limit():

@@ -1,8 +1,12 @@
 """The pages nbgrader builds from a notebook, with the course's configuration: a submission's active content is
 gone (script, event handlers, javascript: links, frames, forms, requests to the server), its text, tables, maths and
-images stay, and markdown built to be slow is shown as plain text."""
+images stay, markdown built to be slow is shown as plain text, and the formgrader's views render in a worker process
+that is killed past its time limit."""
 
 import json
+import os
+import re
+import time
 
 import nbformat
 import pytest
@@ -11,7 +15,7 @@ from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
-from autograder import formgrader_csp, safe_html
+from autograder import formgrader_csp, formgrader_views, safe_html
 from autograder.release import COURSE_ROOT, SOLUTIONS
 
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -20,6 +24,19 @@ PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAW
 @pytest.fixture(scope="module")
 def course_config():
     return PyFileConfigLoader("nbgrader_config.py", path=str(COURSE_ROOT)).load_config()
+
+
+@pytest.fixture(scope="module")
+def formgrade_config(course_config):
+    """The configuration of the formgrader's exporter: the course's, with nbgrader's formgrade template."""
+    config = course_config.copy()
+    config.HTMLExporter.template_name = "formgrade"
+    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
+    return config
+
+
+VIEW = {"assignment_id": "cnn", "notebook_id": "02", "submission_id": "x", "index": 0, "total": 1, "base_url": "",
+        "student": "s", "last_name": None, "first_name": None, "notebook_path": "x"}  # what the formgrader passes
 
 
 def student_notebook():
@@ -94,15 +111,10 @@ def test_slow_markdown_is_plain_text_whoever_claims_to_have_written_it(course_co
     assert page.count("shown as plain text") == 3
 
 
-def test_the_formgraders_own_template_carries_no_active_content_either(course_config):
+def test_the_formgraders_own_template_carries_no_active_content_either(formgrade_config):
     """nbgrader's formgrader template (like its feedback template, checked on real feedback pages in
     test_hostile_grading.py) renders markdown cells without nbconvert's clean_html."""
-    config = course_config.copy()
-    config.HTMLExporter.template_name = "formgrade"
-    config.HTMLExporter.extra_template_basedirs = [handlers.template_path]
-    resources = {"assignment_id": "cnn", "notebook_id": "02", "submission_id": "x", "index": 0, "total": 1,
-                 "base_url": "", "student": "s", "last_name": None, "first_name": None, "notebook_path": "x"}
-    page, _ = HTMLExporter(config=config).from_notebook_node(student_notebook(), resources=resources)
+    page, _ = HTMLExporter(config=formgrade_config).from_notebook_node(student_notebook(), resources=dict(VIEW))
     assert active_content(page) == []
     assert "<th>a</th>" in page and "$x^2$" in page
 
@@ -145,3 +157,65 @@ def test_the_autograded_notebooks_outputs_keep_only_inert_forms():
         assert active_content(output.get("data", {}).get("text/html", "")) == []
     assert outputs[3].data["text/html"].startswith('<img src="data:image/svg+xml;base64,')
     assert "<th>a</th>" in outputs[2].data["text/html"]
+
+
+def flooded_notebook(path, cells, characters):
+    """A notebook whose ``cells`` code cells each hold an output of ``characters`` characters of text and tags (as
+    much as grading keeps per cell is 2 MB): slow to render, and hungry."""
+    flood = []
+    for _ in range(cells):
+        cell = nbformat.v4.new_code_cell("print('A<b>' * 500_000)")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="A<b>" * (characters // 4))]
+        flood.append(cell)
+    nbformat.write(nbformat.v4.new_notebook(cells=flood), path)
+    return path
+
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def test_a_submission_view_rendered_by_the_worker_is_the_page_nbgrader_renders(formgrade_config, tmp_path):
+    renderer = formgrader_views.ViewRenderer(formgrade_config)
+    try:
+        for path in [SOLUTIONS / "02_max_pooling.ipynb", tmp_path / "vectors.ipynb"]:
+            if not path.exists():
+                nbformat.write(student_notebook(), path)
+            expected, _ = HTMLExporter(config=formgrade_config).from_filename(str(path), resources=dict(VIEW))
+            page, _ = renderer.from_filename(str(path), dict(VIEW))
+            assert UUID.sub("id", page) == UUID.sub("id", expected), path.name  # the ids of outputs are random
+    finally:
+        renderer.stop()
+
+
+def _gone(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+@pytest.mark.parametrize("limit", ["time", "memory"])
+def test_a_view_past_its_limit_is_a_plain_page_its_worker_is_killed_and_the_next_view_renders(
+        formgrade_config, tmp_path, limit):
+    """Eight cells of 2 MB output take about 20 s to render (in the server, before this extension, they held every
+    TA's formgrader that long); one of 100 MB needs more than 300 MiB."""
+    if limit == "time":
+        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, timeout=2), (8, 2_000_000)
+        reason = "it took longer than 2 s to render"
+    else:
+        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, memory=300 << 20), (1, 100_000_000)
+        reason = "it could not be rendered, or needed more than 300 MiB of memory"
+    try:
+        renderer.start()
+        first = renderer._worker.pid
+        started = time.monotonic()
+        page, _ = renderer.from_filename(str(flooded_notebook(tmp_path / "flood.ipynb", *flood)), dict(VIEW))
+        assert time.monotonic() - started < 15, "the view was not bounded"
+        assert f"was not built: {reason}. Its scores are unchanged." in page
+        assert 'href="/lab/tree/x"' in page and 'href="/formgrader/gradebook/cnn/02"' in page
+        assert _gone(first), "the worker that rendered it is still running"
+        page, _ = renderer.from_filename(str(SOLUTIONS / "02_max_pooling.ipynb"), dict(VIEW))
+        assert "MaxPooling2dLayer" in page and "was not built" not in page
+    finally:
+        renderer.stop()
