@@ -549,7 +549,7 @@ def _visit(context, requests, url, ready):
     page.on("console", lambda message: console.append(message.text))
     page.goto(url)
     page.locator(ready).first.wait_for()
-    page.wait_for_timeout(1500)  # an onerror or onload handler would have run by now
+    page.wait_for_timeout(1000)  # an onerror or onload handler would have run by now
     return page, requests[first:], console
 
 

@@ -198,13 +198,13 @@ def _gone(pid):
 @pytest.mark.parametrize("limit", ["time", "memory"])
 def test_a_view_past_its_limit_is_a_plain_page_its_worker_is_killed_and_the_next_view_renders(
         formgrade_config, tmp_path, limit):
-    """Eight cells of 2 MB output take about 20 s to render (in the server, before this extension, they held every
-    TA's formgrader that long); one of 100 MB needs more than 300 MiB."""
+    """Four cells of 2 MB output take about 10 s to render (in the server, before this extension, they held every
+    TA's formgrader that long; twenty took 53 s); one of 60 MB needs more than 300 MiB."""
     if limit == "time":
-        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, timeout=2), (8, 2_000_000)
+        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, timeout=2), (4, 2_000_000)
         reason = "it took longer than 2 s to render"
     else:
-        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, memory=300 << 20), (1, 100_000_000)
+        renderer, flood = formgrader_views.ViewRenderer(formgrade_config, memory=300 << 20), (1, 60_000_000)
         reason = "it could not be rendered, or needed more than 300 MiB of memory"
     try:
         renderer.start()
