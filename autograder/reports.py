@@ -1,4 +1,8 @@
-"""What grading leaves behind: grades.csv, tests.csv, the class report figure and the printed table."""
+"""What grading leaves behind: grades.csv, tests.csv, the class report figure and the printed table.
+
+The CSV files are opened in spreadsheets, and some of their text comes from submissions (the kit's reasons quote a
+student's error messages): no cell of them can be taken for a formula.
+"""
 
 import csv
 from pathlib import Path
@@ -12,6 +16,25 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from autograder.stages import STAGES  # noqa: E402
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would take a text cell starting so for a formula
+
+
+def _text_cell(value):
+    """A text cell a spreadsheet would run as a formula (CSV injection: a student's error message can start with
+    ``=``) gets a leading apostrophe, which shows it as text; numbers are written as they are."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
+class _CsvWriter:
+    """csv.writer whose text cells are made :func:`_text_cell`."""
+
+    def __init__(self, file):
+        self._writer = csv.writer(file)
+
+    def writerow(self, row):
+        self._writer.writerow([_text_cell(value) for value in row])
 
 
 def _points(value):
@@ -29,7 +52,7 @@ def write_grades(results, graded_cells, path):
         header += [f"{notebook}_score", f"{notebook}_max"]
     header.append("graded_by")
     with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
+        writer = _CsvWriter(file)
         writer.writerow(header)
         for result in results:
             row = [result.student_id, result.status, _points(sum(result.scores.values())),
@@ -43,7 +66,7 @@ def write_tests(results, path):
     """tests.csv: one row per student and graded test cell; scored_by says whose points count: "kit" (its verdict)
     or "person" (a manual score set in the formgrader or through nbgrader's API)."""
     with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
+        writer = _CsvWriter(file)
         writer.writerow(["student_id", "notebook", "grade_id", "points", "max_points", "scored_by"])
         for result in results:
             for notebook, grade_id, points, max_points in result.tests:
@@ -56,7 +79,7 @@ def write_review(results, path):
     points count), and one per class whose code uses a library that may compute its outputs (grade_id is then the
     class name, points the notebook's, nbgrader_points empty); these submissions deserve a human look."""
     with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
+        writer = _CsvWriter(file)
         writer.writerow(["student_id", "notebook", "grade_id", "points", "nbgrader_points", "kit_reason"])
         for result in results:
             for notebook, grade_id, points, nbgrader_points, reason in result.review:
@@ -68,7 +91,7 @@ def write_seconds(results, path):
     """seconds.csv: one row per student, the seconds spent in each grading stage (see autograder.stages), 0 for a
     student kept unchanged from an earlier run."""
     with open(path, "w", newline="") as file:
-        writer = csv.writer(file)
+        writer = _CsvWriter(file)
         writer.writerow(["student_id", *STAGES])
         for result in results:
             writer.writerow([result.student_id, *(round(result.seconds.get(stage, 0.0), 3) for stage in STAGES)])
