@@ -190,6 +190,7 @@ def test_each_feedback_page_opens_with_its_tests_by_name_their_points_and_the_fi
 def test_feedback_pages_read_offline_to_the_end(graded):
     """Maths as MathML (no script, no network), long lines wrapped, a note made by many cases said once."""
     page = feedback_page(graded[1], "flipped_kernel", CONV)
+    assert "<script" not in page and "cdnjs" not in page  # nbgrader's header would load MathJax from a CDN
     body = page[page.index('id="notebook"'):]
     assert body.count("<math") > 50 and "$$" not in body
     assert "white-space: pre-wrap" in page
