@@ -18,7 +18,6 @@ score that is not the kit's verdict.
 import argparse
 import dataclasses
 import os
-import re
 import shutil
 import sys
 import time
@@ -47,38 +46,18 @@ def make_api(course_root, hidden_cases=None, gradebook=None):
     config.CourseDirectory.root = str(course_root)
     if gradebook is not None:
         config.CourseDirectory.db_url = gradebook
-    config.SaveVerdicts.keep_results = False
+    config.KitVerdicts.keep_results = False
     if hidden_cases is not None:
         config.KitVerdicts.hidden_cases = str(hidden_cases)
     return NbGraderAPI(config=config)
 
 
-EXCEPTION_LINE = re.compile(r"^\s*((?:\w+\.)*\w*(?:Error|Exception|Exit|Interrupt): .*)$", re.M)
-
-
-def _autograde(api, submission, result):
+def _autograde(api, submission):
     """nbgrader's autograde of one student, kernels in the sandbox and the kit's verdicts as the scores (see
-    autograder.kit_autograde); True if it finished."""
+    autograder.kit_autograde): None if it finished, else its log (see kit_autograde.failed_run)."""
     with stages.timed("notebook execution", besides="kernel starts"):
         outcome = api.autograde(ASSIGNMENT, submission.student_id, force=True, create=True)
-    if outcome["success"]:
-        return True
-    text = outcome.get("log", "") + outcome.get("error", "")
-    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
-        result.worsen("kernel died", "nbgrader: the kernel died while running the notebooks (crash, memory, or "
-                                     "the notebook time limit); no feedback")
-    elif "CellTimeoutError" in text:  # e.g. a cell that ignores the interrupt, or whose output does not end
-        result.worsen("timed out", "nbgrader: a cell ran past the time limit and could not be stopped, or its "
-                                   "output did not end; no feedback")
-    else:
-        result.worsen("nbgrader failed", f"nbgrader could not autograde: {_cause(text)[:200]}; no feedback")
-    return False
-
-
-def _cause(text):
-    """The last exception nbgrader's log reports, as 'Type: message' (its own last words only say to look above)."""
-    found = [line.strip() for line in EXCEPTION_LINE.findall(text) if "NbGraderException" not in line]
-    return found[-1] if found else "autograde failed"
+    return None if outcome["success"] else outcome.get("log", "") + outcome.get("error", "")
 
 
 def grade_student(api, course_root, submission, graded_cells, hidden_cases):
@@ -98,11 +77,14 @@ def grade_student(api, course_root, submission, graded_cells, hidden_cases):
         submitted.mkdir(parents=True)
         copy_repaired(submission, submitted)
         result.notes += submission.repairs
-    autograded = bool(submission.notebooks) and _autograde(api, submission, result)
-    # nbgrader's autograde wrote the kit's verdicts of every notebook it ran; where it stopped early (or never
-    # started), they are written here.
+    failure = _autograde(api, submission) if submission.notebooks else None
+    autograded = bool(submission.notebooks) and failure is None
+    # nbgrader's autograde wrote the kit's verdicts of every notebook it ran, and of all of them when a notebook's run
+    # failed; where it stopped before any run (or never started), they are written here.
     judgement = kit_autograde.judgement_used(submitted) or kit_autograde.Judgement(
         submission.student_id, submitted, kit_autograde.hidden_cases(hidden_cases))
+    if failure is not None and not judgement.failed:
+        judgement.saw_failed_run(failure)
     if not autograded:
         shutil.rmtree(Path(course_root) / "autograded" / submission.student_id, ignore_errors=True)
     with stages.timed("gradebook"):

@@ -10,8 +10,12 @@ nbgrader_config.py, which puts two preprocessors of this module in ``c.Autograde
   are never written here. After the student's last notebook, the kit's whole result (status, notes, review rows,
   who graded) is kept in the kit's table (:mod:`autograder.kit_records`), which the reports read.
 
-``make grade`` takes the :class:`Judgement` its autograde used (:func:`judgement_used`), and records the verdicts of
-any notebook nbgrader could not run with :meth:`Judgement.record_rest`.
+When nbgrader's run of a notebook fails (its kernel died, or a cell could not be stopped), nbgrader drops the
+student's whole autograde. Before it does, the kit's Execute (:mod:`autograder.teaching_cells`) calls
+:func:`record_failed_run`: the kit's verdicts of every notebook are written, and the result is kept with the status
+the failure means, on every path. ``make grade`` takes the :class:`Judgement` its autograde used
+(:func:`judgement_used`), and records the verdicts of any notebook nbgrader never got to with
+:meth:`Judgement.record_rest`.
 """
 
 import collections
@@ -19,7 +23,9 @@ import contextlib
 import dataclasses
 import functools
 import os
+import re
 import threading
+import traceback
 import weakref
 from pathlib import Path
 
@@ -62,6 +68,22 @@ def _disagreement(points, nbgrader_points, reason):
             "(see the status and notes: a time limit, a crash), or the test cell was changed")
 
 
+EXCEPTION_LINE = re.compile(r"^\s*((?:\w+\.)*\w*(?:Error|Exception|Exit|Interrupt): .*)$", re.M)
+
+
+def failed_run(text):
+    """(status, note) of an nbgrader run that failed, from its error ('Type: message') or its log ``text``."""
+    if "DeadKernelError" in text or "Kernel died" in text or "kernel died" in text:
+        return "kernel died", ("nbgrader: the kernel died while running the notebooks (crash, memory, or the notebook "
+                               "time limit); no feedback")
+    if "CellTimeoutError" in text:  # e.g. a cell that ignores the interrupt, or whose output does not end
+        return "timed out", ("nbgrader: a cell ran past the time limit and could not be stopped, or its output did "
+                             "not end; no feedback")
+    causes = [line.strip() for line in EXCEPTION_LINE.findall(text) if "NbGraderException" not in line]
+    cause = causes[-1] if causes else "autograde failed"  # nbgrader's own last words only say to look above
+    return "nbgrader failed", f"nbgrader could not autograde: {cause[:200]}; no feedback"
+
+
 def _timed_out(nb):
     """Whether a cell of the executed notebook ``nb`` was stopped at the time limit."""
     return any(output.get("ename") == "CellTimeoutError" for cell in nb.cells for output in cell.get("outputs", []))
@@ -87,6 +109,7 @@ class Judgement:
         self.notebooks = {name: Path(submitted) / f"{name}.ipynb" for name in self.cells
                           if (Path(submitted) / f"{name}.ipynb").is_file()}
         self.recorded = set()  # the notebooks whose verdicts are in the gradebook
+        self.failed = False  # whether nbgrader's run failed (see saw_failed_run)
         self._kit = StudentResult(student_id)  # written by the thread only
         self._run = StudentResult(student_id)  # what nbgrader's run showed (time limits), written by the caller only
         self._disagreements = {}  # grade_id -> review row
@@ -152,6 +175,11 @@ class Judgement:
         """Take note of what nbgrader's run of ``notebook`` showed (``nb``: the executed notebook)."""
         if _timed_out(nb):
             self._run.worsen("timed out", f"nbgrader: a cell of {notebook}.ipynb ran past the time limit")
+
+    def saw_failed_run(self, text):
+        """Take note that nbgrader's run failed, with its error or log ``text`` (see :func:`failed_run`)."""
+        self._run.worsen(*failed_run(text))
+        self.failed = True
 
     def write(self, gradebook, assignment, notebook, grade_id, nbgrader_points=None):
         """Write the kit's points for one graded cell as its autograder score (not a manual score, which only a
@@ -221,6 +249,8 @@ class KitVerdicts(NbGraderPreprocessor):
 
     hidden_cases = Unicode(str(HIDDEN_CASES), help="The instructor's hidden cases file (read here, never in the "
                                                    "sandbox).").tag(config=True)
+    keep_results = Bool(True, help="Keep the kit's result of each student in the kit's table after its last "
+                                   "notebook (make grade keeps them itself).").tag(config=True)
 
     def _judgement(self, resources):
         converter = self.parent
@@ -241,6 +271,29 @@ class KitVerdicts(NbGraderPreprocessor):
                     _latest.popitem(last=False)
         return judgement
 
+    def keep(self, judgement, db_url):
+        """Keep the kit's whole result of ``judgement``'s student in the kit's table (the reports read it)."""
+        result = dataclasses.replace(judgement.result(), graded_by=GRADED_BY[1])
+        for name in judgement.submission().missing:
+            result.not_handed_in(name)
+        key = kit_records.grading_key(SOLUTIONS, self.hidden_cases)
+        with contextlib.closing(kit_records.Records(db_url)) as records:
+            records.save(result.student_id, kit_records.submission_hash(judgement.submission(), key),
+                         dataclasses.asdict(result))
+
+
+def record_failed_run(preprocessor, resources, error):
+    """nbgrader's run of a notebook failed with ``error`` and nbgrader is about to drop the student's autograde:
+    write the kit's verdicts of every notebook, and keep the result with the status the failure means, as make grade
+    does. Called by the kit's Execute preprocessor (``preprocessor``), before it re-raises."""
+    verdicts = KitVerdicts(parent=preprocessor.parent)
+    judgement = verdicts._judgement(resources)
+    judgement.saw_failed_run("".join(traceback.format_exception(error)))  # the chain: what the error came from
+    info = resources["nbgrader"]
+    judgement.record_rest(info["db_url"], info["assignment"])
+    if verdicts.keep_results:
+        verdicts.keep(judgement, info["db_url"])
+
 
 class StartVerdicts(KitVerdicts):
     """First of the autograde preprocessors: the kit's verdicts are computed while nbgrader runs the notebooks."""
@@ -252,9 +305,6 @@ class StartVerdicts(KitVerdicts):
 
 class SaveVerdicts(KitVerdicts, SaveAutoGrades):
     """nbgrader's SaveAutoGrades, with the kit's verdicts as the autograder scores (see the module's docstring)."""
-
-    keep_results = Bool(True, help="Keep the kit's result of each student in the kit's table after its last "
-                                   "notebook (make grade keeps them itself).").tag(config=True)
 
     def preprocess(self, nb, resources):
         judgement = self._judgement(resources)
@@ -269,7 +319,7 @@ class SaveVerdicts(KitVerdicts, SaveAutoGrades):
             gradebook.db.commit()
         judgement.recorded.add(notebook)
         if self.keep_results and notebook == max(judgement.notebooks):
-            self._keep(judgement, resources["nbgrader"]["db_url"])
+            self.keep(judgement, resources["nbgrader"]["db_url"])
         return nb, resources
 
     def _add_score(self, cell, resources):
@@ -278,15 +328,6 @@ class SaveVerdicts(KitVerdicts, SaveAutoGrades):
         self._current.write(self.gradebook, self.assignment_id, self.notebook_id, cell.metadata.nbgrader.grade_id,
                             nbgrader_points)
         self.gradebook.db.commit()
-
-    def _keep(self, judgement, db_url):
-        result = dataclasses.replace(judgement.result(), graded_by=GRADED_BY[1])
-        for name in judgement.submission().missing:
-            result.not_handed_in(name)
-        key = kit_records.grading_key(SOLUTIONS, self.hidden_cases)
-        with contextlib.closing(kit_records.Records(db_url)) as records:
-            records.save(result.student_id, kit_records.submission_hash(judgement.submission(), key),
-                         dataclasses.asdict(result))
 
 
 def scores_not_from_the_kit(db_url):

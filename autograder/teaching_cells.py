@@ -17,7 +17,7 @@ import time
 import nbformat
 from traitlets import Bool
 
-from autograder import stages
+from autograder import kit_autograde, stages
 from autograder.limited_execute import LimitedExecute
 from autograder.release import SOLUTIONS
 from cnnkit.notebook_loader import TEACHING_TAG, teaching_cells
@@ -57,7 +57,11 @@ class SkipTeaching(LimitedExecute):
         notebook = ((resources or {}).get("nbgrader") or {}).get("notebook", "")
         self._skipped = cells_to_skip(nb, notebook) if self.skip_teaching else set()
         self._started = time.perf_counter()  # until the first cell: the kernel's start
-        return super().preprocess(nb, resources, km)
+        try:
+            return super().preprocess(nb, resources, km)
+        except Exception as error:  # nbgrader drops the student's autograde next: the kit's verdicts are kept first
+            kit_autograde.record_failed_run(self, resources, error)
+            raise
 
     def preprocess_cell(self, cell, resources, index):
         if self._started is not None:

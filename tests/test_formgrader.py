@@ -28,6 +28,8 @@ from hostile_class import PATCHED_NUMPY, WRONG_POOL
 
 TOKEN = "formgrader-test"
 LATE = "original_post"  # handed in after the class was graded
+DIES = "dies"  # its kernel dies after the (right) class cell has run: nbgrader drops its autograde on every path
+STUDENTS = ["correct", "zeros", "patched", DIES]
 PATHS = ["make grade", "formgrader", "nbgrader autograde"]
 MANUAL = ("correct", POOL, "pool_forward", 1.5, "Well done; half a point off for the loops.")
 
@@ -66,8 +68,8 @@ def environment(course):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, gradebook):
     """A copy of the course folder (configuration and hidden cases) and a class: correct (01 and 02; the late student
-    hands in 03 too), all zeros (02 only), zeros behind patched numpy comparisons (02 only); the late student waits
-    in late/."""
+    hands in 03 too), all zeros (02 only), zeros behind patched numpy comparisons (02 only), a kernel that dies after
+    the right class (02 only); the late student waits in late/."""
     root = tmp_path_factory.mktemp("formgrader")
     shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)  # its CourseDirectory.root is the folder it lies in
     shutil.copytree(COURSE_ROOT / "hidden", root / "hidden")
@@ -76,6 +78,8 @@ def course(tmp_path_factory, gradebook):
     shutil.copytree(samples / "correct", root / "class" / "correct", ignore=shutil.ignore_patterns(f"{TRAINING}.*"))
     _only_pool_notebook(release, root / "class" / "zeros", WRONG_POOL)
     _only_pool_notebook(release, root / "class" / "patched", PATCHED_NUMPY)
+    _only_pool_notebook(release, root / "class" / DIES,
+                        sample_class.class_sources("correct")[POOL] + "\nimport os\nos._exit(0)\n")
     shutil.copytree(samples / LATE, root / "late" / LATE)
     return root
 
@@ -152,23 +156,26 @@ def paths(course, server):
 
     def autograde(student):
         started = time.perf_counter()
-        assert call(server, "POST", f"/formgrader/api/submission/{ASSIGNMENT}/{student}/autograde")["success"]
+        outcome = call(server, "POST", f"/formgrader/api/submission/{ASSIGNMENT}/{student}/autograde")
+        assert outcome["success"] == (student != DIES), outcome
         seconds.setdefault(student, time.perf_counter() - started)
 
     autograde(LATE)
     stages["late"] = (gradebook_state(course), kept_results(course))
-    for student in ["correct", "zeros", "patched"]:
+    for student in STUDENTS:
         autograde(student)
     stages["formgrader"] = (gradebook_state(course), kept_results(course))
     bin_dir = Path(sys.executable).parent
-    subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force",
-                    f"--CourseDirectory.student_id_exclude={LATE}"], cwd=course, check=True,
-                   env=environment(course), capture_output=True)
+    run = subprocess.run([str(bin_dir / "nbgrader"), "autograde", ASSIGNMENT, "--force",
+                          f"--CourseDirectory.student_id_exclude={LATE}"], cwd=course, env=environment(course),
+                         capture_output=True, text=True)
+    failed = set(re.findall(r"There was an error processing assignment '\w+' for student '(\w+)'", run.stderr))
+    assert failed == {DIES}, run.stderr[-3000:]
     stages["nbgrader autograde"] = (gradebook_state(course), kept_results(course))
     return stages, seconds
 
 
-@pytest.mark.parametrize("student", ["correct", "zeros", "patched"])
+@pytest.mark.parametrize("student", STUDENTS)
 def test_every_path_writes_the_same_scores_statuses_and_review_rows(paths, student):
     stages, _ = paths
     found = {path: summary(stages[path][0], stages[path][1][student]) for path in PATHS}
@@ -176,6 +183,17 @@ def test_every_path_writes_the_same_scores_statuses_and_review_rows(paths, stude
     assert found["nbgrader autograde"] == found["make grade"]
     assert stages["nbgrader autograde"][1][student]["graded_by"] == "nbgrader autograde"
     assert stages["make grade"][1][student]["graded_by"] == "make grade"
+
+
+def test_a_kernel_that_dies_after_the_right_class_earns_the_kits_verdicts_on_every_path(paths):
+    """nbgrader drops the whole autograde of a student whose notebook it could not run; the kit's verdicts of the
+    class (defined before the kernel died) are written all the same, with the status, as make grade does."""
+    stages, _ = paths
+    for path in PATHS:
+        (grades, _), kept = stages[path]
+        assert kept[DIES]["status"] == "kernel died", path
+        assert kept[DIES]["graded_by"] == ("make grade" if path == "make grade" else "nbgrader autograde"), path
+        assert {key[2]: auto for key, (auto, *_) in grades.items() if key[:2] == (DIES, POOL)} == POINTS[POOL], path
 
 
 def test_patched_numpy_earns_no_more_than_zeros_on_any_path(paths):
@@ -217,7 +235,7 @@ def set_auto_score(root, student, grade_id, points):
 
 def test_every_autograder_score_in_the_gradebook_is_the_kits_verdict(course, paths):
     url = kit_records.database_url(course)
-    assert len(gradebook_state(course)[0]) == 4 * sum(len(cells) for cells in graded_cells().values())
+    assert len(gradebook_state(course)[0]) == 5 * sum(len(cells) for cells in graded_cells().values())
     assert kit_autograde.scores_not_from_the_kit(url) == []
     set_auto_score(course, "patched", "pool_forward", 2.0)  # what nbgrader's own SaveAutoGrades gave it
     try:
@@ -230,7 +248,7 @@ def test_the_reports_from_the_gradebook_hold_every_student_and_who_graded_them(c
     assert gradebook_reports.main(["--course-root", str(course), "--reports", str(course / "all-reports")]) == 0
     with open(course / "all-reports" / "grades.csv") as file:
         rows = {row["student_id"]: row for row in csv.DictReader(file)}
-    assert sorted(rows) == sorted(["correct", "zeros", "patched", LATE])
+    assert sorted(rows) == sorted([*STUDENTS, LATE])
     assert {row["graded_by"] for row in rows.values()} == {"nbgrader autograde"}
     lost = sum(points for cells in graded_cells().values() for grade_id, points in cells
                if grade_id in EXPECTED_FAILURES[LATE])
