@@ -2,16 +2,18 @@
 
 nbgrader's formgrader renders a submission view (the manual-grading page of one notebook) with nbconvert inside the
 Jupyter server, in the request handler itself: a notebook made to render slowly, or to need much memory, would hold
-the whole server, for every TA. With this extension each view is rendered by a child process
+the whole server, for every TA. With this extension each view is rendered by a worker process
 (``python -m autograder.formgrader_views``) under a time limit (``CNNKIT_VIEW_TIMEOUT``) and a memory limit
 (:data:`autograder.time_limits.PAGE_MEMORY`), with the very exporter configuration nbgrader would have used. Past
-either, the child is killed and the TA gets a plain page that says why and links to the notebook. The extension also
-gives every submission view its Content-Security-Policy (:mod:`autograder.formgrader_csp`).
+either, the worker is killed, and the view is built again without the notebook's outputs (the grading form stays),
+in half the time; failing that too, the TA gets a plain page that says why and links to the notebook. The extension
+also gives every submission view its Content-Security-Policy (:mod:`autograder.formgrader_csp`).
 
 ``make formgrader`` enables it through :data:`CONFIG_DIR` (``autograder/jupyter-config``).
 """
 
 import html
+import json
 import logging
 import os
 import pickle
@@ -31,6 +33,7 @@ from autograder.time_limits import PAGE_MEMORY, seconds
 CONFIG_DIR = Path(__file__).parent / "jupyter-config"  # JUPYTER_CONFIG_PATH that enables this extension
 REPO = Path(__file__).resolve().parents[1]
 HEADER = struct.Struct("!Q")  # each message between the server and the worker: its length, then its bytes
+STARTUP = 60  # seconds a new worker may take to import what it needs, before its first view's time limit starts
 log = logging.getLogger(__name__)
 
 
@@ -48,12 +51,13 @@ class ViewRenderer:
         self.config, self.log = config, logger
         self.timeout = seconds("CNNKIT_VIEW_TIMEOUT") if timeout is None else timeout
         self.memory = memory
-        self._worker = None
+        self._worker, self._ready = None, False
         self._lock = threading.Lock()
 
     def start(self):
-        """Start the worker if none is running (it imports nbconvert meanwhile)."""
+        """Start the worker if none is running (it imports nbconvert meanwhile, then says it is ready)."""
         if self._worker is None or self._worker.poll() is not None:
+            self._ready = False
             environment = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO),
                                                                                      os.environ.get("PYTHONPATH")]))}
             self._worker = subprocess.Popen([sys.executable, "-m", "autograder.formgrader_views", str(self.memory)],
@@ -67,31 +71,45 @@ class ViewRenderer:
             self._worker = None
 
     def from_filename(self, filename, resources=None):
-        """``(html, resources)`` of the notebook ``filename``: the formgrader's page, or a plain page saying why
-        it could not be built in time or in memory."""
+        """``(html, resources)`` of the notebook ``filename``: the formgrader's page; if it cannot be built in time or
+        in memory, the same page without the outputs (:func:`without_outputs`; the grading form is kept), in half
+        the time; if not even that, a plain page that says why."""
         resources = dict(resources or {})
-        job = pickle.dumps({"config": self.config, "filename": str(filename), "resources": resources})
-        started = time.monotonic()
         with self._lock:
-            self.start()
-            try:
-                self._worker.stdin.write(HEADER.pack(len(job)) + job)
-                self._worker.stdin.flush()
-                reply = _read_message(self._worker.stdout, started + self.timeout)
-            except TimeoutError:
-                reason = f"it took longer than {self.timeout:g} s to render"
-            except (OSError, EOFError):
-                reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
-            else:
-                if reply[:1] == b"0":
-                    self.log.info("Rendered %s in a worker process in %.1f s", filename, time.monotonic() - started)
-                    return reply[1:].decode("utf-8"), resources
-                reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
-                self.log.warning("Rendering %s failed: %s", filename, reply[1:].decode("utf-8", "replace"))
-            self.stop()
-            self.start()  # warm again for the next view
-        self.log.warning("Submission view of %s not rendered: %s", filename, reason)
-        return plain_page(resources, reason), resources
+            page, reason = self._render(filename, resources, self.timeout)
+            if page is None:
+                page, _ = self._render(filename, resources, self.timeout / 2, without_outputs_because=reason)
+        return (page, resources) if page is not None else (plain_page(resources, reason), resources)
+
+    def _render(self, filename, resources, timeout, without_outputs_because=None):
+        """(the page, None), or (None, why not) after killing the worker and starting a new one."""
+        job = pickle.dumps({"config": self.config, "filename": str(filename), "resources": resources,
+                            "without_outputs_because": without_outputs_because})
+        self.start()
+        try:
+            if not self._ready:  # the time limit is the view's, not the worker's start
+                _read_message(self._worker.stdout, time.monotonic() + STARTUP)
+                self._ready = True
+            started = time.monotonic()
+            self._worker.stdin.write(HEADER.pack(len(job)) + job)
+            self._worker.stdin.flush()
+            reply = _read_message(self._worker.stdout, started + timeout)
+        except TimeoutError:
+            reason = f"it took longer than {timeout:g} s to render"
+        except (OSError, EOFError):
+            reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
+        else:
+            if reply[:1] == b"0":
+                self.log.info("Rendered %s%s in a worker process in %.1f s", filename,
+                              " without its outputs" if without_outputs_because else "", time.monotonic() - started)
+                return reply[1:].decode("utf-8"), None
+            reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
+            self.log.warning("Rendering %s failed: %s", filename, reply[1:].decode("utf-8", "replace"))
+        self.log.warning("Submission view of %s%s not rendered: %s", filename,
+                         " without its outputs" if without_outputs_because else "", reason)
+        self.stop()
+        self.start()  # warm again for the next view
+        return None, reason
 
 
 def _read_message(stream, deadline):
@@ -109,6 +127,23 @@ def _read_message(stream, deadline):
             if needed == HEADER.size and len(data) == HEADER.size:
                 needed += HEADER.unpack(data)[0]
     return bytes(data[HEADER.size:])
+
+
+LONGEST_SOURCE = 100_000  # characters of a cell shown in a view without outputs
+
+
+def without_outputs(notebook, reason):
+    """``notebook`` (a dict read from JSON) with every output replaced by a note that says ``reason``, and cell
+    sources cut at :data:`LONGEST_SOURCE` characters: what a view shows when the whole notebook is too big for it."""
+    note = (f"[Outputs not shown here: the full view of this submission was not built ({reason}). The autograded "
+            "notebook holds them.]\n")
+    for cell in notebook.get("cells", []):
+        source = "".join(cell.get("source", ""))
+        if len(source) > LONGEST_SOURCE:
+            cell["source"] = f"{source[:LONGEST_SOURCE]}\n[... {len(source) - LONGEST_SOURCE} more characters not shown]"
+        if cell.get("cell_type") == "code":
+            cell["outputs"] = [{"output_type": "stream", "name": "stdout", "text": note}]
+    return notebook
 
 
 def plain_page(resources, reason):
@@ -130,15 +165,24 @@ def _serve(memory):
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever else prints goes to stderr, never into a reply
+    import nbformat
     from nbconvert.exporters import HTMLExporter
 
     import autograder.safe_html  # noqa: F401 - imported now, so that the first view is as fast as the next
 
+    replies.write(HEADER.pack(0))  # ready
+    replies.flush()
     jobs = sys.stdin.buffer
     while len(header := jobs.read(HEADER.size)) == HEADER.size:
         job = pickle.loads(jobs.read(HEADER.unpack(header)[0]))
         try:
-            page, _ = HTMLExporter(config=job["config"]).from_filename(job["filename"], resources=job["resources"])
+            exporter, reason = HTMLExporter(config=job["config"]), job["without_outputs_because"]
+            if reason is None:
+                page, _ = exporter.from_filename(job["filename"], resources=job["resources"])
+            else:
+                with open(job["filename"], encoding="utf-8") as file:
+                    notebook = nbformat.reads(json.dumps(without_outputs(json.load(file), reason)), as_version=4)
+                page, _ = exporter.from_notebook_node(notebook, resources=job["resources"])
             reply = b"0" + page.encode("utf-8")
         except Exception:  # MemoryError included
             reply = b"1" + traceback.format_exc()[-2000:].encode("utf-8")
