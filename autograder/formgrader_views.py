@@ -12,6 +12,7 @@ also gives every submission view its Content-Security-Policy (:mod:`autograder.f
 ``make formgrader`` enables it through :data:`CONFIG_DIR` (``autograder/jupyter-config``).
 """
 
+import ctypes
 import html
 import json
 import logging
@@ -19,6 +20,7 @@ import os
 import pickle
 import resource
 import selectors
+import signal
 import struct
 import subprocess
 import sys
@@ -33,6 +35,7 @@ from autograder.time_limits import PAGE_MEMORY, seconds
 CONFIG_DIR = Path(__file__).parent / "jupyter-config"  # JUPYTER_CONFIG_PATH that enables this extension
 REPO = Path(__file__).resolve().parents[1]
 HEADER = struct.Struct("!Q")  # each message between the server and the worker: its length, then its bytes
+PR_SET_PDEATHSIG = 1  # prctl(2)
 STARTUP = 60  # seconds a new worker may take to import what it needs, before its first view's time limit starts
 log = logging.getLogger(__name__)
 
@@ -159,10 +162,19 @@ def plain_page(resources, reason):
             f"back to the submissions</a>.</p></body></html>\n")
 
 
+def _die_with_parent():
+    """On Linux, the kernel kills the worker when the Jupyter server exits, even in the middle of a view."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the worker still exits at its next read (end of file)
+        pass
+
+
 def _serve(memory):
     """The worker: render each job read from stdin with nbconvert's HTMLExporter, reply on (the original) stdout
     with ``b"0"`` and the page, or ``b"1"`` and the error, after which it exits."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    _die_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever else prints goes to stderr, never into a reply
     import nbformat
