@@ -81,7 +81,7 @@ HOSTILE = {
                         "short); views and backward are right", "timed out", ALL_POOL - {"pool_forward"}),
     "endless_class_cell": ("an endless loop after the (right) class, in the class cell", "timed out", ALL_POOL),
     "endless_deaf_loop": ("ignores SIGINT, then loops forever (sleeping) in the class cell", "timed out", ALL_POOL),
-    "all_cells_slow": ("an extra cell sleeping 10 s after every code cell: each under the cell time limit, "
+    "all_cells_slow": ("an extra cell sleeping 5 s after every code cell: each under the cell time limit, "
                        "together over the notebook's", "kernel died", ALL_POOL),
     "memory_hog": ("backward allocates until the memory runs out", "missing notebook", {"pool_views", "pool_forward"}),
     "sigkill_self": ("backward kills its own process with SIGKILL", "kernel died", {"pool_views", "pool_forward"}),
@@ -583,7 +583,7 @@ def _all_cells_slow(content):
     for cell in content["cells"]:
         cells.append(cell)
         if cell["cell_type"] == "code":
-            cells.append(_copy(nbformat.v4.new_code_cell("import time\ntime.sleep(10)")))
+            cells.append(_copy(nbformat.v4.new_code_cell("import time\ntime.sleep(5)")))
     content["cells"] = cells
 
 

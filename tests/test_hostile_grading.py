@@ -48,7 +48,7 @@ needs_bubblewrap = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not i
 HONEST = ["average_pooling", "correct", "flipped_kernel"]
 # Graded again, killed partway and graded once more by the command line; cheap, and in this order.
 INTERRUPTED = ["memory_hog", "pretend_arrays"]
-LIMITS = {"CNNKIT_CELL_TIMEOUT": "20", "CNNKIT_CALL_TIMEOUT": "5", "CNNKIT_NOTEBOOK_TIMEOUT": "60"}
+LIMITS = {"CNNKIT_CELL_TIMEOUT": "20", "CNNKIT_CALL_TIMEOUT": "5", "CNNKIT_NOTEBOOK_TIMEOUT": "30"}
 PRIVATE_SEED = 4242  # the instructor's own hidden cases, passed to every run as a file
 HTML_TAG = re.compile(r"<[^>]+>")
 
