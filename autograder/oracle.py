@@ -67,10 +67,10 @@ def conv2d_backward(x, weights, grad_output, stride=1, padding=0):
     padded = _pad(x, padding)
     d_weights = _weight_grad(padded, spread, k)
     d_padded = np.zeros(padded.shape)
-    reached = convolve2d(spread[0, 0], weights[0, 0], mode="full").shape  # rows and columns some window covers
+    rows, cols = spread.shape[2] + k - 1, spread.shape[3] + k - 1  # what some window covers; the rest gets 0
     for i in range(n):
         for j in range(c):
-            d_padded[i, j, :reached[0], :reached[1]] = sum(
+            d_padded[i, j, :rows, :cols] = sum(
                 convolve2d(spread[i, f], weights[f, j], mode="full") for f in range(len(weights)))
     d_x = d_padded[:, :, padding:padding + h, padding:padding + w]
     return {"x": d_x, "weights": d_weights, "bias": grad_output.sum(axis=(0, 2, 3))}
@@ -134,12 +134,18 @@ def maxpool_backward(x, grad_output, k):
     return maxpool2d_backward(x, grad_output, k, k)
 
 
+def _window_elements(x_shape, k, stride):
+    """For each offset (a, b) of a k x k window, in row-major order: the index of that element of every window
+    (``stride`` apart) in an (N, C, H, W) array."""
+    h_out, w_out = conv_output_size(x_shape[2], k, stride), conv_output_size(x_shape[3], k, stride)
+    return [(slice(None), slice(None), slice(a, a + (h_out - 1) * stride + 1, stride),
+             slice(b, b + (w_out - 1) * stride + 1, stride)) for a in range(k) for b in range(k)]
+
+
 def _pool_offsets(x, k, stride):
     """(k * k, N, C, H_out, W_out): for each offset (a, b) of a window, in row-major order, that element of every
     window, with H_out = (H - k) // stride + 1."""
-    h_out, w_out = conv_output_size(x.shape[2], k, stride), conv_output_size(x.shape[3], k, stride)
-    return np.array([x[:, :, a:a + (h_out - 1) * stride + 1:stride, b:b + (w_out - 1) * stride + 1:stride]
-                     for a in range(k) for b in range(k)])
+    return np.array([x[index] for index in _window_elements(x.shape, k, stride)])
 
 
 def maxpool2d_forward(x, k, stride):
@@ -158,10 +164,7 @@ def maxpool2d_backward(x, grad_output, k, stride):
     :returns: (N, C, H, W).
     """
     first = _pool_offsets(x, k, stride).argmax(axis=0)  # argmax returns the first of tied maxima
-    h_out, w_out = grad_output.shape[2:]
     d_x = np.zeros(x.shape)
-    for offset in range(k * k):
-        a, b = divmod(offset, k)
-        d_x[:, :, a:a + (h_out - 1) * stride + 1:stride, b:b + (w_out - 1) * stride + 1:stride] += \
-            np.where(first == offset, grad_output, 0.0)
+    for offset, index in enumerate(_window_elements(x.shape, k, stride)):
+        d_x[index] += np.where(first == offset, grad_output, 0.0)
     return d_x
