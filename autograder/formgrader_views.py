@@ -88,6 +88,8 @@ class ViewRenderer:
         """(the page, None), or (None, why not) after killing the worker and starting a new one."""
         job = pickle.dumps({"config": self.config, "filename": str(filename), "resources": resources,
                             "without_outputs_because": without_outputs_because})
+        what = " without its outputs" if without_outputs_because else ""
+        reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
         self.start()
         try:
             if not self._ready:  # the time limit is the view's, not the worker's start
@@ -99,17 +101,14 @@ class ViewRenderer:
             reply = _read_message(self._worker.stdout, started + timeout)
         except TimeoutError:
             reason = f"it took longer than {timeout:g} s to render"
-        except (OSError, EOFError):
-            reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
+        except (OSError, EOFError):  # the worker died (memory, say)
+            pass
         else:
             if reply[:1] == b"0":
-                self.log.info("Rendered %s%s in a worker process in %.1f s", filename,
-                              " without its outputs" if without_outputs_because else "", time.monotonic() - started)
+                self.log.info("Rendered %s%s in a worker process in %.1f s", filename, what, time.monotonic() - started)
                 return reply[1:].decode("utf-8"), None
-            reason = f"it could not be rendered, or needed more than {self.memory >> 20} MiB of memory"
             self.log.warning("Rendering %s failed: %s", filename, reply[1:].decode("utf-8", "replace"))
-        self.log.warning("Submission view of %s%s not rendered: %s", filename,
-                         " without its outputs" if without_outputs_because else "", reason)
+        self.log.warning("Submission view of %s%s not rendered: %s", filename, what, reason)
         self.stop()
         self.start()  # warm again for the next view
         return None, reason
