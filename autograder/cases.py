@@ -55,6 +55,39 @@ def _tie_pattern_case(rng):
     return _pool_expected(x, 2, rng.normal(size=(2, 2, 2, 3)))
 
 
+def _conv2d(rng, n, c, f, h, w, k, s, p, integer_weights=False):
+    """One case of notebook 04's conv layer: x (n, c, h, w), weights (f, c, k, k), bias (f,), stride s, padding p,
+    grad_output, and the oracle's output and three gradients."""
+    x = rng.normal(size=(n, c, h, w))
+    weights = rng.integers(-4, 5, size=(f, c, k, k)).astype(float) if integer_weights else rng.normal(size=(f, c, k, k))
+    shape = (n, f, oracle.conv_output_size(h + 2 * p, k, s), oracle.conv_output_size(w + 2 * p, k, s))
+    return _conv2d_expected(x, weights, rng.normal(size=f), s, p, rng.normal(size=shape))
+
+
+def _conv2d_expected(x, weights, bias, stride, padding, grad_output, label=None):
+    """A conv2d case dict: the inputs, the oracle's output and gradients, and a label when given."""
+    grads = oracle.conv2d_backward(x, weights, grad_output, stride, padding)
+    case = {"x": x, "weights": weights, "bias": bias, "stride": np.array(stride), "padding": np.array(padding),
+            "grad_output": grad_output, "expected_out": oracle.conv2d_forward(x, weights, bias, stride, padding),
+            **{f"expected_grad_{name}": grads[name] for name in ("x", "weights", "bias")}}
+    return case if label is None else {"label": label, **case}
+
+
+def _pool2d(rng, n, c, h, w, k, s, ties=False):
+    """One case of notebook 04's pooling layer (k x k windows, stride s): with ties, small integers."""
+    x = rng.integers(-2, 2, size=(n, c, h, w)).astype(float) if ties else rng.normal(size=(n, c, h, w))
+    shape = (n, c, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s))
+    return _pool2d_expected(x, k, s, rng.normal(size=shape))
+
+
+def _pool2d_expected(x, k, stride, grad_output, label=None):
+    """A pool2d case dict: the inputs, the oracle's output and input gradient, and a label when given."""
+    case = {"x": x, "k": np.array(k), "stride": np.array(stride), "grad_output": grad_output,
+            "expected_out": oracle.maxpool2d_forward(x, k, stride),
+            "expected_grad": oracle.maxpool2d_backward(x, grad_output, k, stride)}
+    return case if label is None else {"label": label, **case}
+
+
 def _conv_expected(x, weights, stride, grad_output, label=None):
     """A conv case dict: the inputs, the oracle's output and weight gradient, and a label when given."""
     case = {"x": x, "weights": weights, "stride": np.array(stride), "grad_output": grad_output,
@@ -68,6 +101,19 @@ def _pool_expected(x, k, grad_output, label=None):
     case = {"x": x, "k": np.array(k), "grad_output": grad_output, "expected_out": oracle.maxpool_forward(x, k),
             "expected_grad": oracle.maxpool_backward(x, grad_output, k)}
     return case if label is None else {"label": label, **case}
+
+
+def _conv2d_configurations(rng):
+    """Channels and filters; a 1x1 filter; padding; strides whose last windows do not fit; both at once."""
+    return [_conv2d(rng, 2, 3, 2, 6, 7, 3, 1, 0), _conv2d(rng, 3, 2, 3, 5, 5, 1, 1, 0),
+            _conv2d(rng, 2, 2, 2, 6, 5, 3, 1, 1), _conv2d(rng, 2, 3, 2, 9, 8, 3, 2, 0),
+            _conv2d(rng, 2, 2, 3, 8, 10, 4, 3, 2)]
+
+
+def _pool2d_configurations(rng):
+    """Overlapping windows (3x3 stride 2 and 1, 2x2 stride 1), windows that tile (stride k), borders dropped."""
+    return [_pool2d(rng, 2, 3, 7, 9, 3, 2), _pool2d(rng, 1, 2, 6, 7, 3, 1), _pool2d(rng, 2, 2, 5, 6, 2, 1),
+            _pool2d(rng, 2, 2, 7, 9, 2, 2)]
 
 
 DRAWN = {  # graded test -> its cases, drawn from the generator given
@@ -86,6 +132,19 @@ DRAWN = {  # graded test -> its cases, drawn from the generator given
     "pool_backward": lambda rng: [_pool(rng, 2, 2, 6, 9, 2), _pool(rng, 1, 1, 7, 8, 3), _pool(rng, 2, 3, 9, 8, 4)],
     "pool_backward_ties": lambda rng: [_pool(rng, 2, 3, 7, 8, 2, ties=True), _pool(rng, 1, 2, 9, 7, 3, ties=True),
                                        _tie_pattern_case(rng)],
+    # notebook 04: (n, c, f, h, w, k, stride, padding) for the conv layers, (n, c, h, w, k, stride) for pooling
+    "conv2d_forward": lambda rng: [_conv2d(rng, 2, 3, 4, 7, 6, 3, 1, 0), _conv2d(rng, 3, 2, 2, 5, 8, 2, 1, 0),
+                                   _conv2d(rng, 2, 4, 3, 6, 5, 1, 1, 0, integer_weights=True)],
+    "conv2d_forward_padding_stride": lambda rng: [_conv2d(rng, 2, 2, 3, 6, 7, 3, 1, 1),
+                                                  _conv2d(rng, 2, 3, 2, 8, 9, 3, 2, 1),
+                                                  _conv2d(rng, 1, 2, 2, 9, 7, 4, 3, 2)],
+    "conv2d_backward_params": lambda rng: _conv2d_configurations(rng),
+    "conv2d_backward_input": lambda rng: _conv2d_configurations(rng),
+    "conv2d_batch_of_one": lambda rng: [_conv2d(rng, 1, 1, 1, 6, 5, 3, 1, 1), _conv2d(rng, 1, 3, 1, 5, 6, 1, 1, 0),
+                                        _conv2d(rng, 1, 1, 2, 7, 8, 3, 2, 1)],
+    "pool2d_forward": lambda rng: _pool2d_configurations(rng),
+    "pool2d_backward": lambda rng: _pool2d_configurations(rng) + [_pool2d(rng, 2, 2, 7, 8, 3, 2, ties=True)],
+    "fastconv2d": lambda rng: _conv2d_configurations(rng),
 }
 
 
@@ -189,20 +248,93 @@ def _pool_visible():
     return {"pool_views": no_ties, "pool_forward": no_ties, "pool_backward": no_ties, "pool_backward_ties": ties}
 
 
+def _seeded_conv2d(seed, n, c, f, h, w, k, s, p):
+    """A notebook-04 conv case whose x, weights, bias and grad_output are drawn from np.random.default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    x, weights, bias = rng.normal(size=(n, c, h, w)), rng.normal(size=(f, c, k, k)), rng.normal(size=f)
+    shape = (n, f, oracle.conv_output_size(h + 2 * p, k, s), oracle.conv_output_size(w + 2 * p, k, s))
+    return _conv2d_expected(x, weights, bias, s, p, rng.normal(size=shape), f"random case, seed {seed}")
+
+
+def _hand_conv2d(padding):
+    """Two 3x4 images of two channels (small integers; the second image holds the first's channels swapped); filter
+    0 adds the top-left pixels of both channels, filter 1 is [[1, 2], [3, 4]] on channel 0 and [[0, 0], [0, -1]]
+    on channel 1; bias (0.5, -1); stride 1; grad_output all ones."""
+    x = np.zeros((2, 2, 3, 4))
+    x[0, 0] = np.arange(12.0).reshape(3, 4)
+    x[0, 1, 0, 0], x[0, 1, 2, 3] = 1.0, 2.0
+    x[1] = x[0, ::-1]
+    weights = np.zeros((2, 2, 2, 2))
+    weights[0, :, 0, 0] = 1.0
+    weights[1, 0], weights[1, 1, 1, 1] = [[1.0, 2.0], [3.0, 4.0]], -1.0
+    shape = (2, 2, 3 + 2 * padding - 1, 4 + 2 * padding - 1)
+    return _conv2d_expected(x, weights, np.array([0.5, -1.0]), 1, padding, np.ones(shape), "hand-checkable case")
+
+
+def _conv2d_visible():
+    plain = [_hand_conv2d(0), _seeded_conv2d(41, 2, 3, 4, 6, 5, 3, 1, 0), _seeded_conv2d(42, 3, 2, 2, 5, 7, 2, 1, 0),
+             _seeded_conv2d(43, 2, 4, 3, 5, 4, 1, 1, 0)]
+    padded_strided = [_hand_conv2d(1), _seeded_conv2d(44, 2, 3, 2, 6, 7, 3, 1, 1),
+                      _seeded_conv2d(45, 2, 2, 3, 7, 8, 3, 2, 1), _seeded_conv2d(46, 1, 3, 2, 8, 9, 4, 3, 2),
+                      _seeded_conv2d(47, 2, 2, 2, 7, 6, 3, 2, 0)]
+    # batch 1 with 1 channel and 1 filter (padded); with 3 channels and a 1x1 filter; with 2 filters, stride 2
+    batch_of_one = [_seeded_conv2d(48, 1, 1, 1, 6, 5, 3, 1, 1), _seeded_conv2d(49, 1, 3, 1, 5, 6, 1, 1, 0),
+                    _seeded_conv2d(50, 1, 1, 2, 7, 8, 3, 2, 1)]
+    return {"conv2d_forward": plain, "conv2d_forward_padding_stride": padded_strided,
+            "conv2d_backward_params": plain + padded_strided, "conv2d_backward_input": plain + padded_strided,
+            "conv2d_batch_of_one": batch_of_one, "fastconv2d": plain + padded_strided + batch_of_one}
+
+
+HAND_OVERLAP = np.array([[1, 0, 2, 0, 1],
+                         [0, 3, 0, 4, 0],
+                         [2, 0, 9, 0, 2],
+                         [0, 5, 0, 6, 0],
+                         [1, 0, 2, 0, 1]], dtype=float)  # 3x3 windows, stride 2: the 9 is the maximum of all four
+
+
+def _seeded_pool2d(seed, n, c, h, w, k, s):
+    """A notebook-04 pooling case drawn from np.random.default_rng(seed) (ties have probability 0)."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, c, h, w))
+    shape = (n, c, oracle.conv_output_size(h, k, s), oracle.conv_output_size(w, k, s))
+    return _pool2d_expected(x, k, s, rng.normal(size=shape), f"random case, seed {seed}")
+
+
+def _pool2d_visible():
+    """The hand-checkable case: one image whose channels are HAND_OVERLAP (the centre is the maximum of the four
+    overlapping windows, so it receives 1 + 2 + 3 + 4) and 0, 1, ..., 24 row by row (each window's maximum in its
+    bottom-right corner, none shared); then random ones, windows overlapping or not; for backward, random small
+    integers too (ties and overlaps at once)."""
+    hand = _pool2d_expected(np.array([[HAND_OVERLAP, np.arange(25.0).reshape(5, 5)]]), 3, 2,
+                            np.arange(1.0, 9.0).reshape(1, 2, 2, 2), "hand-checkable case")
+    cases = [hand, _seeded_pool2d(60, 2, 3, 7, 9, 3, 2), _seeded_pool2d(61, 1, 2, 6, 7, 3, 1),
+             _seeded_pool2d(62, 2, 2, 5, 6, 2, 1), _seeded_pool2d(63, 2, 2, 7, 9, 2, 2)]
+    rng = np.random.default_rng(70)
+    ties = _pool2d_expected(rng.integers(0, 3, size=(2, 2, 6, 7)).astype(float), 3, 1, rng.normal(size=(2, 2, 4, 5)),
+                            "ties and overlaps, random small integers, seed 70")
+    return {"pool2d_forward": cases, "pool2d_backward": cases + [ties]}
+
+
 # ---- what the checks need besides inputs and expected outputs -----------------------------------------
 
+CONV2D_BACKWARD = ["conv2d_backward_x", "conv2d_backward_weights", "conv2d_backward_bias"]
 SIGNATURE_KINDS = {  # test -> the kinds of output whose known mistakes its cases carry
     "conv_forward_stride1": ["conv_forward"], "conv_forward_strided": ["conv_forward"],
     "conv_backward_stride1": ["conv_backward"], "conv_backward_strided": ["conv_backward"],
     "conv_batch_of_one": ["conv_forward", "conv_backward"],
     "pool_forward": ["pool_forward"], "pool_backward": ["pool_backward"], "pool_backward_ties": ["pool_backward"],
+    "conv2d_forward": ["conv2d_forward"], "conv2d_forward_padding_stride": ["conv2d_forward"],
+    "conv2d_backward_params": CONV2D_BACKWARD[1:], "conv2d_backward_input": CONV2D_BACKWARD[:1],
+    "conv2d_batch_of_one": ["conv2d_forward", *CONV2D_BACKWARD], "fastconv2d": ["conv2d_forward", *CONV2D_BACKWARD],
+    "pool2d_forward": ["pool2d_forward"], "pool2d_backward": ["pool2d_backward"],
 }
 
 
-def has_ties(x, k):
-    """Whether some pooling window of x (N, C, H, W) holds its maximum more than once."""
-    windows = oracle.pool_windows(x, k)
-    return bool(np.any(np.count_nonzero(windows == windows.max(axis=-1, keepdims=True), axis=-1) > 1))
+def has_ties(x, k, stride=None):
+    """Whether some k x k pooling window of x (N, C, H, W), ``stride`` apart (default k), holds its maximum more
+    than once."""
+    windows = oracle.pool_offsets(x, k, stride or k)
+    return bool(np.any(np.count_nonzero(windows == windows.max(axis=0), axis=0) > 1))
 
 
 def for_checks(cases):
@@ -216,14 +348,14 @@ def for_checks(cases):
             for kind in SIGNATURE_KINDS.get(test, []):
                 case.update(mistakes.signatures(kind, case))
             if test.startswith("pool"):
-                case["ties"] = np.array(has_ties(case["x"], int(case["k"])))
+                case["ties"] = np.array(has_ties(case["x"], int(case["k"]), int(case.get("stride", case["k"]))))
             ready[test].append(case)
     return ready
 
 
 def visible():
     """{test: [case dict, ...]}: the cases of the visible checks, as they ship in cnnkit/visible_cases.npz."""
-    return for_checks({**_conv_visible(), **_pool_visible()})
+    return for_checks({**_conv_visible(), **_pool_visible(), **_conv2d_visible(), **_pool2d_visible()})
 
 
 def kernel():

@@ -16,6 +16,12 @@ Keyword arguments of ``output``, by kind (shapes as in :mod:`autograder.oracle`)
 - ``"conv_backward"``: x (N, 1, H, W), grad_output (N, F, H_out, W_out), k, stride; output (F, k, k).
 - ``"pool_forward"``: x (N, C, H, W), k; output (N, C, H // k, W // k).
 - ``"pool_backward"``: x (N, C, H, W), grad_output (N, C, H // k, W // k), k; output (N, C, H, W).
+- ``"conv2d_forward"``: x (N, C, H, W), weights (F, C, k, k), bias (F,), stride, padding; output (N, F, H_out, W_out)
+  with H_out = (H + 2 padding - k) // stride + 1.
+- ``"conv2d_backward_x"``, ``"conv2d_backward_weights"``, ``"conv2d_backward_bias"``: x, weights, grad_output
+  (N, F, H_out, W_out), stride, padding; output dL/dx (N, C, H, W), dL/dweights (F, C, k, k), dL/dbias (F,).
+- ``"pool2d_forward"``: x (N, C, H, W), k, stride; output (N, C, H_out, W_out), H_out = (H - k) // stride + 1.
+- ``"pool2d_backward"``: x, grad_output (N, C, H_out, W_out), k, stride; output (N, C, H, W).
 """
 
 from dataclasses import dataclass
@@ -26,7 +32,10 @@ import numpy as np
 from autograder import oracle
 from cnnkit.known_mistakes import ATOL, RTOL
 
-REGIONS = {"views": 0, "forward": 1, "backward": 2}  # the solution regions of each reference class
+# The solution regions of each reference class, by layer (see autograder.runner.harvest.CLASSES).
+REGIONS = {"conv": {"views": 0, "forward": 1, "backward": 2}, "pool": {"views": 0, "forward": 1, "backward": 2},
+           "conv2d": {"forward": 0, "backward": 1, "backward_end": 2}, "pool2d": {"forward": 0, "backward": 1},
+           "fastconv2d": {"columns": 0, "forward": 1, "backward": 2}}
 
 def _at_input_index(out, stride):
     """(N, C, H_out, W_out) -> same shape, out[..., p, q] moved to [..., s p, s q] (if inside), zero elsewhere."""
@@ -93,11 +102,70 @@ def pool_backward_average_output(x, grad_output, k):
     return oracle.from_pool_windows(windows, x.shape, k)
 
 
+def conv2d_forward_padding_on_output_output(x, weights, bias, stride, padding):
+    """The output of the unpadded input, with the padding's zeros added around it."""
+    out = oracle.conv2d_forward(x, weights, bias, stride, 0)
+    return np.pad(out, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+
+
+def conv2d_forward_channels_averaged_output(x, weights, bias, stride, padding):
+    """The products summed over each window but averaged over the input channels, plus the bias."""
+    with_bias = oracle.conv2d_forward(x, weights, bias, stride, padding)
+    return (with_bias - bias[:, None, None]) / x.shape[1] + bias[:, None, None]
+
+
+def conv2d_backward_weights_averaged_output(x, weights, grad_output, stride, padding):
+    """The correct dL/dweights divided by the batch size N."""
+    return oracle.conv2d_backward(x, weights, grad_output, stride, padding)["weights"] / len(x)
+
+
+def pool2d_forward_average_output(x, k, stride):
+    """The mean of each k x k window (``stride`` apart) instead of its maximum."""
+    return oracle.pool_offsets(x, k, stride).mean(axis=0)
+
+
+def conv2d_backward_bias_last_position_output(x, weights, grad_output, stride, padding):
+    """dL/dbias of the last output position only: grad_output[:, :, -1, -1] summed over the batch."""
+    return grad_output[:, :, -1, -1].sum(axis=0)
+
+
+def conv2d_backward_x_ignoring_stride_output(x, weights, grad_output, stride, padding):
+    """dL/dx with the window of output (p, q) added at padded row p, column q instead of (s p, s q)."""
+    h_padded, w_padded = x.shape[2] + 2 * padding, x.shape[3] + 2 * padding
+    k = weights.shape[-1]
+    at_stride_one = np.zeros(grad_output.shape[:2] + (h_padded - k + 1, w_padded - k + 1))
+    at_stride_one[:, :, :grad_output.shape[2], :grad_output.shape[3]] = grad_output
+    return oracle.conv2d_backward(x, weights, at_stride_one, 1, padding)["x"]
+
+
+def conv2d_backward_x_crop_at_corner_output(x, weights, grad_output, stride, padding):
+    """The gradient of the padded input cut at its top-left corner, [:H, :W], instead of [P:P + H, P:P + W]."""
+    padded = np.pad(x, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    return oracle.conv2d_backward(padded, weights, grad_output, stride, 0)["x"][:, :, :x.shape[2], :x.shape[3]]
+
+
+def conv2d_backward_x_filter_not_flipped_output(x, weights, grad_output, stride, padding):
+    """dL/dx computed with every filter rotated by 180 degrees."""
+    return oracle.conv2d_backward(x, weights[:, :, ::-1, ::-1], grad_output, stride, padding)["x"]
+
+
+def pool2d_backward_overlap_assigned_output(x, grad_output, k, stride):
+    """Each window's gradient written (=) at its first maximum, windows in row-major order: where windows share
+    their maximum, the last window's gradient replaces the others' instead of adding to them."""
+    grad_x = np.zeros(x.shape)
+    n, c = np.meshgrid(np.arange(x.shape[0]), np.arange(x.shape[1]), indexing="ij")
+    for p, q in np.ndindex(*grad_output.shape[2:]):
+        window = x[:, :, stride * p:stride * p + k, stride * q:stride * q + k].reshape(n.shape + (k * k,))
+        row, col = np.divmod(window.argmax(axis=2), k)
+        grad_x[n, c, stride * p + row, stride * q + col] = grad_output[:, :, p, q]
+    return grad_x
+
+
 @dataclass(frozen=True)
 class Mistake:
     """One typical mistake (see the module docstring)."""
 
-    name: str  # starts with the kind of output it is about: conv_forward, conv_backward, pool_forward, pool_backward
+    name: str  # starts with the kind of output it is about (one of KINDS), then an underscore
     cause: str
     output: Callable
     code: dict  # {"views" | "forward" | "backward": the body that replaces that solution region}
@@ -105,7 +173,7 @@ class Mistake:
 
     @property
     def kind(self):
-        return "_".join(self.name.split("_")[:2])
+        return max((kind for kind in KINDS if self.name.startswith(f"{kind}_")), key=len)
 
     @property
     def layer(self):
@@ -210,14 +278,121 @@ grads[batch, channel, out_row * k + row, out_col * k + col] = grad_output[:, :, 
 grads[:, :, out_row * k:out_row * k + k, out_col * k:out_col * k + k] = grad_output[:, :, out_row, out_col][:, :, None, None] / k**2
 """},
         frozenset({"pool_backward", "pool_backward_ties"})),
+    Mistake(
+        "conv2d_forward_padding_on_output",
+        "the padding is applied to the output: the zeros go around the INPUT, x_padded = np.pad(x, ...) with P "
+        "rows and columns on every side, and the windows slide over x_padded; padding the output afterwards "
+        "shifts every value and leaves a border of zeros.",
+        conv2d_forward_padding_on_output_output,
+        {"forward": """
+out = np.zeros((n, self.n_outchannel, (h - k) // s + 1, (w - k) // s + 1))
+for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x):
+    out[:, :, out_row, out_col] = np.sum(view[:, None] * self.weights, axis=(2, 3, 4)) + self.bias
+out = np.pad(out, ((0, 0), (0, 0), (p, p), (p, p)))
+"""},
+        frozenset({"conv2d_forward_padding_stride", "conv2d_batch_of_one"})),
+    Mistake(
+        "conv2d_forward_channels_averaged",
+        "the input channels are averaged, not summed: out[n, f, p, q] adds weights[f, c, a, b] * x[n, c, ...] over "
+        "the channels c as well as over a and b (sum over axes (2, 3, 4) of view[:, None] * weights).",
+        conv2d_forward_channels_averaged_output,
+        {"forward": """
+x_padded = np.pad(x, ((0, 0), (0, 0), (p, p), (p, p)))
+out = np.zeros((n, self.n_outchannel, (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1))
+for out_row, out_col, view in self._get_filtersizeXfiltersize_views(x_padded):
+    per_channel = np.sum(view[:, None] * self.weights, axis=(3, 4))  # (N, F, C)
+    out[:, :, out_row, out_col] = np.mean(per_channel, axis=2) + self.bias
+"""},
+        frozenset({"conv2d_forward", "conv2d_forward_padding_stride", "conv2d_batch_of_one"})),
+    Mistake(
+        "conv2d_backward_weights_averaged",
+        "dL/dweights is averaged over the batch (divided by N); it must be summed, since any 1/N of the loss is "
+        "already in grad_output.",
+        conv2d_backward_weights_averaged_output,
+        {"backward": """
+grad_weights += np.mean(g[:, :, None, None, None] * view[:, None], axis=0)
+grad_x_padded[:, :, i:i + k, j:j + k] += np.sum(g[:, :, None, None, None] * self.weights, axis=1)
+"""},
+        frozenset({"conv2d_backward_params"})),
+    Mistake(
+        "conv2d_backward_bias_last_position",
+        "dL/dbias holds only the last output position: the bias is added at every position (p, q) of every "
+        "image, so its gradient is grad_output summed over n, p and q (np.sum(grad_output, axis=(0, 2, 3))), "
+        "not replaced at each window.",
+        conv2d_backward_bias_last_position_output,
+        {"backward": """
+grad_weights += np.sum(g[:, :, None, None, None] * view[:, None], axis=0)
+grad_x_padded[:, :, i:i + k, j:j + k] += np.sum(g[:, :, None, None, None] * self.weights, axis=1)
+grad_bias = np.sum(g, axis=0)
+""", "backward_end": "grad_x = grad_x_padded[:, :, p:p + h, p:p + w]"},
+        frozenset({"conv2d_backward_params", "conv2d_batch_of_one"})),
+    Mistake(
+        "conv2d_backward_x_ignoring_stride",
+        "dL/dx ignores the stride: the gradient of the window of output (p, q) goes back to the window it came "
+        "from, rows s p to s p + k - 1 of the padded input, not rows p to p + k - 1.",
+        conv2d_backward_x_ignoring_stride_output,
+        {"backward": """
+grad_weights += np.sum(g[:, :, None, None, None] * view[:, None], axis=0)
+grad_x_padded[:, :, out_row:out_row + k, out_col:out_col + k] += np.sum(g[:, :, None, None, None] * self.weights, axis=1)
+"""},
+        frozenset({"conv2d_backward_input", "conv2d_batch_of_one"})),
+    Mistake(
+        "conv2d_backward_x_crop_at_corner",
+        "dL/dx is cut from the wrong place of the padded gradient: the input sits P rows and columns in from "
+        "every side of x_padded, so crop [P:P + H, P:P + W] (not [:H, :W], and not [P:-P], which is empty "
+        "when P = 0).",
+        conv2d_backward_x_crop_at_corner_output,
+        {"backward_end": """
+grad_bias = np.sum(grad_output, axis=(0, 2, 3))
+grad_x = grad_x_padded[:, :, :h, :w]
+"""},
+        frozenset({"conv2d_backward_input", "conv2d_batch_of_one"})),
+    Mistake(
+        "conv2d_backward_x_filter_not_flipped",
+        "dL/dx is what the filters rotated by 180 degrees give: as a full cross-correlation of grad_output the "
+        "input gradient needs the FLIPPED filter, weights[:, :, ::-1, ::-1], while as a sum over windows it adds "
+        "grad_output[n, f, p, q] * weights[f] into window (p, q) with no flip; one of the two is mixed up here.",
+        conv2d_backward_x_filter_not_flipped_output,
+        {"backward": """
+grad_weights += np.sum(g[:, :, None, None, None] * view[:, None], axis=0)
+grad_x_padded[:, :, i:i + k, j:j + k] += np.sum(g[:, :, None, None, None] * self.weights[:, :, ::-1, ::-1], axis=1)
+"""},
+        frozenset({"conv2d_backward_input", "conv2d_batch_of_one"})),
+    Mistake(
+        "pool2d_forward_average",
+        "this is average pooling: each output must be the maximum of its window (np.max), not the mean.",
+        pool2d_forward_average_output,
+        {"forward": 'cache["out"][:, :, out_row, out_col] = np.mean(view, axis=(2, 3))'},
+        frozenset({"pool2d_forward"})),
+    Mistake(
+        "pool2d_backward_overlap_assigned",
+        "where windows overlap, an element that is the maximum of several windows must receive the SUM of their "
+        "gradients: add with += into grads; with = the last window's gradient replaces the others'.",
+        pool2d_backward_overlap_assigned_output,
+        {"backward": """
+row, col = np.divmod(np.argmax(view.reshape(n, c, k * k), axis=2), k)
+grads[batch, channel, s * out_row + row, s * out_col + col] = grad_output[:, :, out_row, out_col]
+"""},
+        frozenset({"pool2d_backward"})),
 ]
 BY_NAME = {mistake.name: mistake for mistake in MISTAKES}
-KINDS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward"]
+KINDS = ["conv_forward", "conv_backward", "pool_forward", "pool_backward", "conv2d_forward", "conv2d_backward_x",
+         "conv2d_backward_weights", "conv2d_backward_bias", "pool2d_forward", "pool2d_backward"]
+# The array of a case each kind of output is compared with (forward outputs and the gradients of backward).
+EXPECTED_FIELD = {kind: "expected_out" if kind.endswith("forward") else
+                  f"expected_grad_{kind.rsplit('_', 1)[1]}" if kind.startswith("conv2d_backward") else "expected_grad"
+                  for kind in KINDS}
 
 
 
 def _inputs(kind, case):
     """The keyword arguments of the ``*_output`` functions of ``kind`` (see the module docstring), from a case."""
+    if kind.startswith("conv2d"):
+        names = ("x", "weights", "bias") if kind == "conv2d_forward" else ("x", "weights", "grad_output")
+        return {**{name: case[name] for name in names}, "stride": int(case["stride"]), "padding": int(case["padding"])}
+    if kind.startswith("pool2d"):
+        names = ("x",) if kind == "pool2d_forward" else ("x", "grad_output")
+        return {**{name: case[name] for name in names}, "k": int(case["k"]), "stride": int(case["stride"])}
     if kind.startswith("conv"):
         k, stride = case["weights"].shape[1], int(case["stride"])
         return ({"x": case["x"], "weights": case["weights"], "stride": stride} if kind == "conv_forward" else
@@ -229,9 +404,9 @@ def _inputs(kind, case):
 
 def signatures(kind, case):
     """{"mistake/<name>": output, "cause/<name>": sentence} for every mistake of ``kind`` whose output on ``case``
-    differs from the correct one (``case["expected_out"]`` for a forward kind, ``case["expected_grad"]`` for a
-    backward one), in the registry's order: what :func:`cnnkit.known_mistakes.diagnose` reads."""
-    correct = case["expected_out"] if kind.endswith("forward") else case["expected_grad"]
+    differs from the correct one (the case's :data:`EXPECTED_FIELD` of the kind), in the registry's order: what
+    :func:`cnnkit.known_mistakes.diagnose` reads."""
+    correct = case[EXPECTED_FIELD[kind]]
     found = {}
     for mistake in MISTAKES:
         if mistake.kind == kind:

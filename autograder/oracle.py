@@ -142,7 +142,7 @@ def _window_elements(x_shape, k, stride):
              slice(b, b + (w_out - 1) * stride + 1, stride)) for a in range(k) for b in range(k)]
 
 
-def _pool_offsets(x, k, stride):
+def pool_offsets(x, k, stride):
     """(k * k, N, C, H_out, W_out): for each offset (a, b) of a window, in row-major order, that element of every
     window, with H_out = (H - k) // stride + 1."""
     return np.array([x[index] for index in _window_elements(x.shape, k, stride)])
@@ -154,7 +154,7 @@ def maxpool2d_forward(x, k, stride):
     :param x: (N, C, H, W).
     :returns: (N, C, H_out, W_out), H_out = (H - k) // stride + 1.
     """
-    return _pool_offsets(x, k, stride).max(axis=0)
+    return pool_offsets(x, k, stride).max(axis=0)
 
 
 def maxpool2d_backward(x, grad_output, k, stride):
@@ -163,7 +163,7 @@ def maxpool2d_backward(x, grad_output, k, stride):
 
     :returns: (N, C, H, W).
     """
-    first = _pool_offsets(x, k, stride).argmax(axis=0)  # argmax returns the first of tied maxima
+    first = pool_offsets(x, k, stride).argmax(axis=0)  # argmax returns the first of tied maxima
     d_x = np.zeros(x.shape)
     for offset, index in enumerate(_window_elements(x.shape, k, stride)):
         d_x[index] += np.where(first == offset, grad_output, 0.0)

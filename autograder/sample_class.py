@@ -21,15 +21,20 @@ import nbformat
 
 from autograder.release import COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
 from autograder import mistakes
+from autograder.runner.harvest import CLASSES
 from autograder.verdict import TRAINING_NEEDS, TRAINING_TEST
 
 ORIGINAL_POST = Path(__file__).parent / "samples" / "original_post.py"
 REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n", re.M | re.S)
-CONV, POOL, TRAINING = "01_convolution", "02_max_pooling", "03_training"
-CLASS_NAMES = {CONV: "Convolution2dLayer", POOL: "MaxPooling2dLayer"}
+CONV, POOL, TRAINING, STACKING = "01_convolution", "02_max_pooling", "03_training", "04_layers_that_stack"
+CLASS_NAMES = {CONV: "Convolution2dLayer", POOL: "MaxPooling2dLayer"}  # the post's classes, one per notebook
+LAYERS = {layer: (Path(notebook).stem, name) for layer, (notebook, name) in CLASSES.items()}  # layer -> (notebook, class)
+# Each layer's class cell has the grade id "<layer>_layer".
 
 # Typical mistakes from the registry (autograder/mistakes.py), one sample student each; average_pooling makes two.
 REGISTERED = {
+    "padding_on_output": ["conv2d_forward_padding_on_output"],
+    "overlapping_gradients_replaced": ["pool2d_backward_overlap_assigned"],
     "flipped_kernel": ["conv_forward_flipped"],
     "backward_ignores_stride": ["conv_backward_ignoring_stride"],
     "gradient_averaged_over_batch": ["conv_backward_averaged"],
@@ -43,7 +48,7 @@ view = x[:, :, i:i + k, j:j + k]
 """
 # The sample students with one typical mistake, and the notebook it is in.
 TYPICAL_MISTAKES = {"output_at_input_index": CONV, **{
-    student: CONV if mistakes.BY_NAME[names[0]].layer == "conv" else POOL for student, names in REGISTERED.items()}}
+    student: LAYERS[mistakes.BY_NAME[names[0]].layer][0] for student, names in REGISTERED.items()}}
 # Correct, but chatty: a numpy RuntimeWarning and a debug line on stderr at every forward (they cost nothing).
 NOISY_FORWARD = """
 import sys
@@ -51,7 +56,8 @@ np.float64(1.0) / np.float64(0.0)  # RuntimeWarning: divide by zero
 print("debug: forward", out_row, out_col, file=sys.stderr)
 cache["out"][:, :, out_row, out_col] = np.sum(view * self.weights, axis=(2, 3))
 """
-ALL_CONV, ALL_POOL = ({grade_id for grade_id, _ in graded_cells()[notebook]} for notebook in (CONV, POOL))
+ALL_CONV, ALL_POOL, ALL_STACKING = ({grade_id for grade_id, _ in graded_cells()[notebook]}
+                                   for notebook in (CONV, POOL, STACKING))
 # 03 trains only when the layers pass the stride-1 checks of forward and backward (its first cell runs them).
 
 
@@ -66,9 +72,9 @@ EXPECTED_FAILURES = {
     "correct": set(),
     "jupyterlab_accidents": set(),
     "noisy_but_correct": set(),
-    "untouched_release": ALL_CONV | ALL_POOL | {TRAINING_TEST},
+    "untouched_release": ALL_CONV | ALL_POOL | {TRAINING_TEST} | ALL_STACKING,
     "original_post": {"conv_views", "conv_forward_strided", "conv_backward_strided", "conv_batch_of_one",
-                      "pool_backward_ties"},
+                      "pool_backward_ties"} | ALL_STACKING,  # the post stops at notebook 2's layers
     "output_at_input_index": {"conv_views", "conv_forward_strided", "conv_backward_strided"},
     **{student: failures_of(names) for student, names in REGISTERED.items()},
 }
@@ -80,7 +86,12 @@ EXPECTED_BROKEN = {
 }
 
 
-def solution_cell(notebook):
+def solution_cell(notebook, layer=None):
+    """The class cell of ``layer`` (its grade id is "<layer>_layer") in a notebook; without ``layer``, the notebook's
+    only solution cell."""
+    if layer is not None:
+        (cell,) = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == f"{layer}_layer"]
+        return cell
     (cell,) = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
     return cell
 
@@ -113,36 +124,44 @@ def original_post_class(name):
 
 
 def reference_sources():
-    """{notebook: the reference class cell's source, solution markers included}."""
-    return {nb: solution_cell(nbformat.read(SOLUTIONS / f"{nb}.ipynb", as_version=4)).source for nb in CLASS_NAMES}
+    """{layer: the reference class cell's source, solution markers included}, for every layer of :data:`LAYERS`."""
+    notebooks = {notebook: nbformat.read(SOLUTIONS / f"{notebook}.ipynb", as_version=4) for notebook, _ in LAYERS.values()}
+    return {layer: solution_cell(notebooks[notebook], layer).source for layer, (notebook, _) in LAYERS.items()}
 
 
 def class_sources(student):
-    """{notebook: class cell source} for a sample student, or {} for the untouched release."""
+    """{layer: class cell source} for a sample student, or {} for the untouched release."""
     reference = reference_sources()
     if student == "untouched_release":
         return {}
     if student == "original_post":
-        return {nb: original_post_class(name) for nb, name in CLASS_NAMES.items()}
-    sources = {nb: filled_in(source) for nb, source in reference.items()}
+        return {"conv": original_post_class(CLASS_NAMES[CONV]), "pool": original_post_class(CLASS_NAMES[POOL])}
+    sources = {layer: filled_in(source) for layer, source in reference.items()}
     if student == "noisy_but_correct":
-        sources[CONV] = filled_in(reference[CONV], {mistakes.REGIONS["forward"]: NOISY_FORWARD})
+        sources["conv"] = filled_in(reference["conv"], {mistakes.REGIONS["conv"]["forward"]: NOISY_FORWARD})
     if student == "output_at_input_index":
-        sources[CONV] = filled_in(reference[CONV], {mistakes.REGIONS["views"]: OUTPUT_AT_INPUT_INDEX})
+        sources["conv"] = filled_in(reference["conv"], {mistakes.REGIONS["conv"]["views"]: OUTPUT_AT_INPUT_INDEX})
     if student in REGISTERED:
         sources.update(mistake_sources(REGISTERED[student], reference))
     return sources
 
 
 def mistake_sources(mistake_names, reference=None):
-    """{notebook: class cell source} of the reference classes with these registered mistakes' code in them."""
+    """{layer: class cell source} of the reference classes with these registered mistakes' code in them."""
     reference = reference or reference_sources()
     replaced = {}
     for name in mistake_names:
         mistake = mistakes.BY_NAME[name]
-        notebook = CONV if mistake.layer == "conv" else POOL
-        replaced.setdefault(notebook, {}).update({mistakes.REGIONS[region]: body for region, body in mistake.code.items()})
-    return {notebook: filled_in(reference[notebook], regions) for notebook, regions in replaced.items()}
+        replaced.setdefault(mistake.layer, {}).update(
+            {mistakes.REGIONS[mistake.layer][region]: body for region, body in mistake.code.items()})
+    return {layer: filled_in(reference[layer], regions) for layer, regions in replaced.items()}
+
+
+def _fill(notebook, sources, notebook_name):
+    """Put the class cell sources of ``sources`` ({layer: source}) that belong to ``notebook_name`` in place."""
+    for layer, source in sources.items():
+        if LAYERS[layer][0] == notebook_name:
+            solution_cell(notebook, layer).source = source
 
 
 def with_jupyterlab_accidents(notebook):
@@ -159,10 +178,11 @@ def with_jupyterlab_accidents(notebook):
 
 def fill_in(folder, student):
     """Fill in the class cells of the student notebooks in ``folder``, in place, as the sample ``student`` did."""
-    for notebook_name, source in class_sources(student).items():
+    sources = class_sources(student)
+    for notebook_name in {LAYERS[layer][0] for layer in sources}:
         path = Path(folder) / f"{notebook_name}.ipynb"
         notebook = nbformat.read(path, as_version=4)
-        solution_cell(notebook).source = source
+        _fill(notebook, sources, notebook_name)
         nbformat.write(notebook, path)
 
 
@@ -175,8 +195,7 @@ def build(output_dir, release_dir):
         (output_dir / student).mkdir(parents=True)
         for path in sorted(Path(release_dir).glob("*.ipynb")):
             notebook = nbformat.read(path, as_version=4)
-            if path.stem in sources:
-                solution_cell(notebook).source = sources[path.stem]
+            _fill(notebook, sources, path.stem)
             if student == "jupyterlab_accidents" and path.stem in CLASS_NAMES:
                 notebook = with_jupyterlab_accidents(notebook)
             # Written as plain JSON: nbformat.write would rename the duplicate cell id of the accident.

@@ -72,21 +72,38 @@ class NotebookVerdict:
 
 # ---- the calls ---------------------------------------------------------------------------------------
 
-def _call(kind, case, label):
-    """One call to the student's layer on a case (a dict as in cnnkit.casefile); a backward call carries the
-    oracle's forward output as its cache."""
+BOTH = ["forward", "backward"]
+CALL_KINDS = {"conv_batch_of_one": BOTH, "conv2d_batch_of_one": BOTH, "fastconv2d": BOTH}  # else the id's 2nd word
+JUDGED_GRADIENTS = {"conv2d_backward_params": ("weights", "bias"), "conv2d_backward_input": ("x",)}  # else all three
+NOT_SENT = {"label", "judged"}  # what a call carries for the judging only
+
+
+def _call(kind, case, label, layer, judged=harvest_runner.GRADIENTS):
+    """One call to the student's ``layer`` (a key of autograder.runner.harvest.CLASSES) on a case (a dict as in
+    cnnkit.casefile); a backward call carries the oracle's forward output as its cache, and ``judged``, the
+    gradients of notebook 04's conv layers that its test compares."""
     x = case["x"]
-    if "weights" in case:
+    call = {"kind": kind, "layer": layer, "label": label, "x": x}
+    if layer in ("conv", "conv2d", "fastconv2d"):
         weights, stride = case["weights"], int(case["stride"])
-        call = {"kind": kind, "layer": "conv", "label": label, "x": x, "k": weights.shape[1], "stride": stride}
+        call.update(k=weights.shape[-1], stride=stride)
         if kind != "views":
             call["weights"] = weights
+        if layer != "conv":
+            call.update(bias=case["bias"], padding=int(case["padding"]))
         if kind == "backward":
-            call.update(grad_output=case["grad_output"], cache_out=oracle.conv_forward(x, weights, stride))
+            call["grad_output"] = case["grad_output"]
+            call["cache_out"] = oracle.conv_forward(x, weights, stride) if layer == "conv" else \
+                oracle.conv2d_forward(x, weights, case["bias"], stride, call["padding"])
+            if layer != "conv":
+                call["judged"] = judged
         return call
-    call = {"kind": kind, "layer": "pool", "label": label, "x": x, "k": int(case["k"])}
+    call["k"] = int(case["k"])
+    if layer == "pool2d":
+        call["stride"] = int(case["stride"])
     if kind == "backward":
-        call.update(grad_output=case["grad_output"], cache_out=oracle.maxpool_forward(x, call["k"]))
+        call.update(grad_output=case["grad_output"],
+                    cache_out=oracle.maxpool2d_forward(x, call["k"], call.get("stride", call["k"])))
     return call
 
 
@@ -101,8 +118,9 @@ def calls_of(grade_id, hidden):
     secret = hidden[grade_id]
     cases = [(case, case["label"]) for case in checks.visible_cases(grade_id)] + \
         [(case, f"hidden case {i} of {len(secret)}") for i, case in enumerate(secret, start=1)]
-    kinds = {"conv_batch_of_one": ["forward", "backward"]}.get(grade_id, [grade_id.split("_")[1]])
-    return [_call(kind, case, label) for case, label in cases for kind in kinds]
+    kinds = CALL_KINDS[grade_id] if grade_id in CALL_KINDS else [grade_id.split("_")[1]]
+    layer, judged = grade_id.split("_")[0], JUDGED_GRADIENTS.get(grade_id, harvest_runner.GRADIENTS)
+    return [_call(kind, case, label, layer, judged) for case, label in cases for kind in kinds]
 
 
 def load_hidden(path):
@@ -116,7 +134,7 @@ def _write_calls(calls, path, first=0, count=None):
     arrays = {} if count is None else {"count": np.asarray(count)}
     for index, call in enumerate(calls, start=first):
         for name, value in call.items():
-            if name != "label":
+            if name not in NOT_SENT:
                 arrays[f"{index}/{name}"] = np.asarray(value)
         if call["kind"] == "views":
             h, w = call["x"].shape[2:]
@@ -346,7 +364,12 @@ def borrowed_code(notebook):
 def _config(call):
     if call["layer"] == "pool":
         return checks.describe_pool(call["x"].shape, call["k"], call["label"])
+    if call["layer"] == "pool2d":
+        return checks.describe_pool2d(call["x"].shape, call["k"], call["stride"], call["label"])
     n_filters = call["weights"].shape[0] if "weights" in call else None
+    if call["layer"] != "conv":
+        return checks.describe_conv2d(call["x"].shape, call["k"], call["stride"], call["padding"], n_filters,
+                                      call["label"])
     return checks.describe_conv(call["x"].shape, call["k"], call["stride"], n_filters, call["label"])
 
 
@@ -367,25 +390,64 @@ class _Unsaved:
         return self.description
 
 
-def _problem(actual, expected, what, call=None):
+def _problem(actual, expected, what, call=None, kind=None):
     """None if ``actual`` (as saved) matches ``expected``, else the reason; for a forward or backward ``call``, with
-    its likely cause (:func:`cnnkit.diagnosis.likely_cause`, the known mistakes of autograder/mistakes.py first)."""
+    its likely cause as an output of ``kind`` (:func:`cnnkit.diagnosis.likely_cause`, the known mistakes of
+    autograder/mistakes.py first)."""
     actual = _as_value(actual)
     if isinstance(actual, _Unsaved):
         return f"{what} is not a numeric numpy array ({actual.description})"
     found = checks.find_problem(actual, expected, what, checks.RTOL, checks.ATOL)
     if found is None:
         return None
-    cause = _likely_cause(call, actual, expected) if call and found[0] in ("shape", "values") else None
+    cause = _likely_cause(call, kind, actual, expected) if call and found[0] in ("shape", "values") else None
     return " ".join([found[1], *found[2], *([f"Likely cause: {cause}"] if cause else [])])
 
 
-def _likely_cause(call, actual, expected):
-    """The likely cause of a wrong ``actual``, the output of a forward or backward call."""
-    kind = f"{call['layer']}_{call['kind']}"
-    case = {name: call[name] for name in ("x", "weights", "stride", "k", "grad_output") if name in call}
-    case["expected_out" if call["kind"] == "forward" else "expected_grad"] = expected
+def _output_kind(call, gradient=None):
+    """The kind of output (see cnnkit.diagnosis) of a forward or backward call, of one gradient of notebook 04's conv
+    layers."""
+    layer = "conv2d" if call["layer"] == "fastconv2d" else call["layer"]
+    return f"{layer}_{call['kind']}" + (f"_{gradient}" if gradient else "")
+
+
+def _likely_cause(call, kind, actual, expected):
+    """The likely cause of a wrong ``actual``, an output of ``kind`` of a forward or backward call."""
+    case = {name: call[name] for name in ("x", "weights", "bias", "stride", "padding", "k", "grad_output")
+            if name in call}
+    case[mistakes.EXPECTED_FIELD[kind]] = expected
     return likely_cause(kind, actual, expected, {**case, **mistakes.signatures(kind, case)})
+
+
+def _expected_forward(call):
+    x, layer = call["x"], call["layer"]
+    if layer == "conv":
+        return oracle.conv_forward(x, call["weights"], call["stride"])
+    if layer == "pool":
+        return oracle.maxpool_forward(x, call["k"])
+    if layer == "pool2d":
+        return oracle.maxpool2d_forward(x, call["k"], call["stride"])
+    return oracle.conv2d_forward(x, call["weights"], call["bias"], call["stride"], call["padding"])
+
+
+def _backward_problem(call, outputs):
+    """None if the saved gradients of a backward ``call`` are right, else the reason."""
+    x, k, layer, what = call["x"], call["k"], call["layer"], "backward(cache, grad_output)"
+    if layer == "conv":
+        expected = oracle.conv_weight_grad(x, call["grad_output"], k, call["stride"])
+    elif layer in ("pool", "pool2d"):
+        expected = oracle.maxpool2d_backward(x, call["grad_output"], k, call.get("stride", k))
+    else:
+        if "grads" in outputs:
+            return f"{what} returned {outputs['grads']}, not the dict of the three gradients"
+        expected = oracle.conv2d_backward(x, call["weights"], call["grad_output"], call["stride"], call["padding"])
+        for key in call.get("judged", harvest_runner.GRADIENTS):
+            problem = _problem(outputs.get(f"grads/{key}", "missing"), expected[key], f'{what}["{key}"]', call,
+                               _output_kind(call, key))
+            if problem:
+                return problem
+        return None
+    return _problem(outputs.get("grads", "missing"), expected, what, call, _output_kind(call))
 
 
 def judge(call, outputs):
@@ -398,14 +460,11 @@ def judge(call, outputs):
     if call["kind"] == "forward":
         if "cache" in outputs:
             return f"forward(x) returned {outputs['cache']}, not the cache dict"
-        expected = oracle.conv_forward(x, call["weights"], call["stride"]) if call["layer"] == "conv" \
-            else oracle.maxpool_forward(x, k)
         return _problem(outputs.get("x", "missing"), x, 'forward(x)["x"]') or \
-            _problem(outputs.get("out", "missing"), expected, 'forward(x)["out"]', call)
+            _problem(outputs.get("out", "missing"), _expected_forward(call), 'forward(x)["out"]', call,
+                     _output_kind(call))
     if call["kind"] == "backward":
-        expected = oracle.conv_weight_grad(x, call["grad_output"], k, call["stride"]) if call["layer"] == "conv" \
-            else oracle.maxpool_backward(x, call["grad_output"], k)
-        return _problem(outputs.get("grads", "missing"), expected, "backward(cache, grad_output)", call)
+        return _backward_problem(call, outputs)
     if call["kind"] == "views":
         stride = call.get("stride", k)
         h_out, w_out = oracle.conv_output_size(x.shape[2], k, stride), oracle.conv_output_size(x.shape[3], k, stride)

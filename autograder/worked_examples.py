@@ -1,4 +1,4 @@
-"""The arrays behind the teaching figures of notebook 02 that need a layer the student has not written yet.
+"""The arrays behind the teaching figures of notebooks 02 and 04 that need a layer the student has not written yet.
 
 ``make release`` writes them to ``cnnkit/worked_examples.npz`` (read by :func:`cnnkit.data.worked_examples`), so
 the hand-out ships results, not the code that computes them.
@@ -22,6 +22,27 @@ ROUTING_GRAD_OUTPUT = np.array([[0.5, -1.0],
                                 [2.0, 0.25]])
 
 
+DX_GRAD_OUTPUT = np.array([[1.0, -1.0, 2.0],
+                           [0.0, 3.0, -2.0]])  # grad_output of a 3x3 filter on a 4x5 input, stride 1, no padding
+DX_WEIGHTS = np.array([[1.0, 2.0, 0.0],
+                       [0.0, -1.0, 0.0],
+                       [0.0, 0.0, 3.0]])  # asymmetric, so that flipping it shows
+OVERLAP_X = np.array([[1.0, 0.0, 2.0, 0.0, 1.0],
+                      [0.0, 3.0, 0.0, 8.0, 0.0],
+                      [2.0, 0.0, 9.0, 0.0, 2.0],
+                      [0.0, 5.0, 0.0, 6.0, 0.0],
+                      [1.0, 0.0, 7.0, 0.0, 10.0]])  # 3x3 windows, stride 2: the 9 is the maximum of three windows
+OVERLAP_GRAD_OUTPUT = np.array([[0.5, -1.0],
+                                [2.0, 0.25]])
+IM2COL_X = np.arange(18.0).reshape(2, 3, 3)  # two channels, 3x3; 2x2 windows, stride 1
+
+
+def _im2col(x, k):
+    """(C, H, W) -> (H_out W_out, C k k): window (p, q) of every channel, stride 1, as one row."""
+    return np.array([x[:, p:p + k, q:q + k].ravel() for p in range(x.shape[1] - k + 1)
+                     for q in range(x.shape[2] - k + 1)])
+
+
 def arrays():
     """{name: array}, the names and shapes :func:`cnnkit.data.worked_examples` documents."""
     images, _ = cnnkit.data.load_digits()
@@ -32,6 +53,18 @@ def arrays():
         "routing_x": ROUTING_X,
         "routing_grad_output": ROUTING_GRAD_OUTPUT,
         "routing_grad_x": oracle.maxpool_backward(ROUTING_X[None, None], ROUTING_GRAD_OUTPUT[None, None], 2)[0, 0],
+        "dx_grad_output": DX_GRAD_OUTPUT,
+        "dx_weights": DX_WEIGHTS,
+        "dx_grad_x": oracle.conv2d_backward(np.zeros((1, 1, 4, 5)), DX_WEIGHTS[None, None], DX_GRAD_OUTPUT[None, None])
+        ["x"][0, 0],
+        "overlap_x": OVERLAP_X,
+        "overlap_pooled": oracle.maxpool2d_forward(OVERLAP_X[None, None], 3, 2)[0, 0],
+        "overlap_grad_output": OVERLAP_GRAD_OUTPUT,
+        "overlap_grad_x": oracle.maxpool2d_backward(OVERLAP_X[None, None], OVERLAP_GRAD_OUTPUT[None, None], 3, 2)[0, 0],
+        # the elements that are the first maximum of more than one window
+        "overlap_shared": oracle.maxpool2d_backward(OVERLAP_X[None, None], np.ones((1, 1, 2, 2)), 3, 2)[0, 0] > 1,
+        "im2col_x": IM2COL_X,
+        "im2col_columns": _im2col(IM2COL_X, 2),
     }
 
 

@@ -441,6 +441,124 @@ def _run_conv_forward_and_backward(layer_cls, case, label):
     _run_conv_backward(layer_cls, case, label)
 
 
+# ---- notebook 04: layers that stack ------------------------------------------------------------------------
+
+def describe_conv2d(x_shape, k, stride, padding, n_filters, label):
+    """E.g. "stride 2, padding 1, batch 2, 3 channels, 4 filters, 5x7 input, 3x3 filter (random case, seed 4)"."""
+    n, c, h, w = x_shape
+    return (f"stride {stride}, padding {padding}, batch {n}, {_plural(c, 'channel')}, {_plural(n_filters, 'filter')}, "
+            f"{h}x{w} input, {k}x{k} filter ({label})")
+
+
+def describe_pool2d(x_shape, k, stride, label):
+    """E.g. "3x3 window, stride 2, batch 2, 3 channels, 7x9 input (hand-checkable case)"."""
+    n, c, h, w = x_shape
+    return f"{k}x{k} window, stride {stride}, batch {n}, {_plural(c, 'channel')}, {h}x{w} input ({label})"
+
+
+GRADIENT_KEYS = ("x", "weights", "bias")  # what backward returns, in the order the checks compare them
+
+
+def _conv2d_setup(layer_cls, case, label, title):
+    """(layer with the case's weights and bias, configuration, error cause) for a notebook-04 conv case: x (N, C, H, W),
+    weights (F, C, k, k), bias (F,), stride, padding."""
+    x, weights = case["x"], case["weights"]
+    n_filters, n_channels, k, _ = weights.shape
+    stride, padding = int(case["stride"]), int(case["padding"])
+    config = describe_conv2d(x.shape, k, stride, padding, n_filters, label)
+    layer = _make_layer(layer_cls, {"n_inchannel": n_channels, "n_outchannel": n_filters, "filter_size": k,
+                                    "stride": stride, "padding": padding}, title, config)
+    layer.weights, layer.bias = weights.copy(), case["bias"].copy()
+    return layer, config, _error_cause(stride, 1 in (x.shape[0], n_channels, n_filters))
+
+
+def _run_conv2d_forward(layer_cls, case, label, title="conv2d forward"):
+    """forward(x)["out"] against the case's expected_out (N, F, H_out, W_out)."""
+    layer, config, cause = _conv2d_setup(layer_cls, case, label, title)
+    cache = _forward(layer, case["x"], title, config, cause)
+    compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: likely_cause("conv2d_forward", out, case["expected_out"], case))
+
+
+def _run_conv2d_backward(layer_cls, case, label, keys=GRADIENT_KEYS, title="conv2d backward"):
+    """backward(cache, grad_output) must return the dict {"x", "weights", "bias"}; the gradients ``keys`` are
+    compared with the case's expected_grad_<key> and with the numerical gradient of the student's forward with
+    respect to x, layer.weights or layer.bias. The cache passed is {"x": x, "out": the expected output}."""
+    x, grad_output = case["x"], case["grad_output"]
+    layer, config, cause = _conv2d_setup(layer_cls, case, label, title)
+    call = "backward(cache, grad_output)"
+    with _student_code(f"{title}: {call}", config, cause):
+        grads = layer.backward({"x": x.copy(), "out": case["expected_out"].copy()}, grad_output.copy())
+    if not isinstance(grads, dict):
+        hint = ["Did you forget the return statement?"] if grads is None else []
+        raise CheckFailed(_message(f"{title}: wrong type: {call} returned {_a(grads)}, expected a dict with the keys "
+                                   '"x", "weights" and "bias".', config, hint))
+    missing = [key for key in GRADIENT_KEYS if key not in grads]
+    if missing:
+        raise CheckFailed(_message(f"{title}: wrong type: the dict returned by {call} has no key "
+                                   f"{' nor '.join(map(repr, missing))}.", config))
+    x_copy = x.copy()
+    for key in keys:
+        what, wrt = f'{call}["{key}"]', {"x": x_copy, "weights": layer.weights, "bias": layer.bias}[key]
+        expected = case[f"expected_grad_{key}"]
+        _check_gradient(
+            grads[key], expected,
+            lambda: _numerical_problem(layer, x_copy, grad_output, wrt, title, config, cause, grads[key], what),
+            what, title, config, lambda g: likely_cause(f"conv2d_backward_{key}", g, expected, case))
+
+
+def _run_conv2d_backward_params(layer_cls, case, label):
+    _run_conv2d_backward(layer_cls, case, label, keys=("weights", "bias"))
+
+
+def _run_conv2d_backward_input(layer_cls, case, label):
+    _run_conv2d_backward(layer_cls, case, label, keys=("x",))
+
+
+def _run_conv2d_forward_and_backward(layer_cls, case, label, title="conv2d"):
+    _run_conv2d_forward(layer_cls, case, label, title=f"{title} forward")
+    _run_conv2d_backward(layer_cls, case, label, title=f"{title} backward")
+
+
+def _run_fastconv2d(layer_cls, case, label):
+    _run_conv2d_forward_and_backward(layer_cls, case, label, title="fastconv2d")
+
+
+def _pool2d_setup(layer_cls, case, label, title):
+    x, k, stride = case["x"], int(case["k"]), int(case["stride"])
+    config = describe_pool2d(x.shape, k, stride, label)
+    layer = _make_layer(layer_cls, {"filter_size": k, "stride": stride}, title, config)
+    return layer, config, _error_cause(stride, 1 in x.shape[:2])
+
+
+def _run_pool2d_forward(layer_cls, case, label):
+    """forward(x)["out"] of k x k windows ``stride`` apart: x (N, C, H, W), expected_out (N, C, H_out, W_out)."""
+    title = "pool2d forward"
+    layer, config, cause = _pool2d_setup(layer_cls, case, label, title)
+    cache = _forward(layer, case["x"], title, config, cause)
+    compare(cache["out"], case["expected_out"], 'forward(x)["out"]', config, title=title,
+            diagnosis=lambda out: likely_cause("pool2d_forward", out, case["expected_out"], case))
+
+
+def _run_pool2d_backward(layer_cls, case, label):
+    """backward(cache, grad_output) against the case's expected_grad (N, C, H, W) and, when no window has a tie, the
+    numerical gradient of the student's forward. The cache passed is {"x": x, "out": the expected output}."""
+    x, grad_output = case["x"], case["grad_output"]
+    title = "pool2d backward"
+    layer, config, cause = _pool2d_setup(layer_cls, case, label, title)
+    what = "backward(cache, grad_output)"
+    with _student_code(f"{title}: {what}", config, cause):
+        grads = layer.backward({"x": x.copy(), "out": case["expected_out"].copy()}, grad_output.copy())
+    ties = bool(case["ties"])
+    x_copy = x.copy()
+    _check_gradient(
+        grads, case["expected_grad"],
+        None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
+                                                      what),
+        what, title, config, lambda g: likely_cause("pool2d_backward", g, case["expected_grad"], case),
+        notes=[TIE_RULE] if ties else [])
+
+
 # ---- the public checks --------------------------------------------------------------------------------
 
 RUNNERS = {  # graded test (the grade id of its cell) -> what one of its cases checks
@@ -454,6 +572,14 @@ RUNNERS = {  # graded test (the grade id of its cell) -> what one of its cases c
     "pool_forward": _run_pool_forward,
     "pool_backward": _run_pool_backward,
     "pool_backward_ties": _run_pool_backward,
+    "conv2d_forward": _run_conv2d_forward,
+    "conv2d_forward_padding_stride": _run_conv2d_forward,
+    "conv2d_backward_params": _run_conv2d_backward_params,
+    "conv2d_backward_input": _run_conv2d_backward_input,
+    "conv2d_batch_of_one": _run_conv2d_forward_and_backward,
+    "pool2d_forward": _run_pool2d_forward,
+    "pool2d_backward": _run_pool2d_backward,
+    "fastconv2d": _run_fastconv2d,
 }
 TITLES = {  # test -> what its line says when every case passed
     "conv_views": "conv views", "conv_forward_stride1": "conv forward, stride 1",
@@ -462,6 +588,13 @@ TITLES = {  # test -> what its line says when every case passed
     "conv_batch_of_one": "conv, batch of one and single filter (forward and backward)",
     "pool_views": "pool views", "pool_forward": "pool forward", "pool_backward": "pool backward",
     "pool_backward_ties": "pool backward with ties",
+    "conv2d_forward": "conv2d forward: channels, filters, bias",
+    "conv2d_forward_padding_stride": "conv2d forward: padding and strides",
+    "conv2d_backward_params": "conv2d backward: dL/dweights and dL/dbias",
+    "conv2d_backward_input": "conv2d backward: dL/dx",
+    "conv2d_batch_of_one": "conv2d, batch of one, one channel or filter",
+    "pool2d_forward": "pool2d forward: overlapping windows", "pool2d_backward": "pool2d backward: overlaps and ties",
+    "fastconv2d": "FastConv2dLayer, forward and backward",
 }
 
 
@@ -535,3 +668,46 @@ def pool_backward(layer_cls):
 def pool_backward_ties(layer_cls):
     """Max pooling backward with tied maxima: the gradient goes to the first maximum in row-major order."""
     _run_visible("pool_backward_ties", layer_cls)
+
+
+def conv2d_forward(layer_cls):
+    """Notebook 04's conv forward with several channels and filters, a bias, stride 1 and no padding (a 1x1 filter
+    among them)."""
+    _run_visible("conv2d_forward", layer_cls)
+
+
+def conv2d_forward_padding_stride(layer_cls):
+    """Conv forward with padding 1 and 2 and strides 2 and 3, whose last windows do not always fit."""
+    _run_visible("conv2d_forward_padding_stride", layer_cls)
+
+
+def conv2d_backward_params(layer_cls):
+    """dL/dweights and dL/dbias in every configuration, against the expected gradients and the numerical gradients
+    of the student's forward."""
+    _run_visible("conv2d_backward_params", layer_cls)
+
+
+def conv2d_backward_input(layer_cls):
+    """dL/dx in every configuration, against the expected gradient and the numerical gradient of the student's
+    forward."""
+    _run_visible("conv2d_backward_input", layer_cls)
+
+
+def conv2d_batch_of_one(layer_cls):
+    """Conv forward and backward with one image, one channel or one filter: the axes of length 1 survive."""
+    _run_visible("conv2d_batch_of_one", layer_cls)
+
+
+def pool2d_forward(layer_cls):
+    """Max pooling forward with windows that overlap (stride < k) and that tile (stride = k)."""
+    _run_visible("pool2d_forward", layer_cls)
+
+
+def pool2d_backward(layer_cls):
+    """Max pooling backward with overlapping windows, where gradients that meet add up, and with ties."""
+    _run_visible("pool2d_backward", layer_cls)
+
+
+def fastconv2d(layer_cls):
+    """The vectorised layer, forward and backward, in every configuration of the conv2d checks."""
+    _run_visible("fastconv2d", layer_cls)

@@ -81,7 +81,7 @@ def stacked_filters(filters=None):
 
 
 def worked_examples():
-    """Arrays for the teaching figures of notebook 2, computed with the course's reference layers when the
+    """Arrays for the teaching figures of notebooks 2 and 4, computed with the course's reference layers when the
     course was built (the student's own layers do not exist yet where they are shown).
 
     :returns: dict name -> array, a new copy on every call:
@@ -89,7 +89,13 @@ def worked_examples():
           with the four :func:`hand_made_filters`, stride 1;
         - "edge_map_pooled": (3, 3), 2 x 2 max pooling of its vertical-edge map ``digit_feature_maps[0, 0]``;
         - "routing_x" (5, 5), "routing_grad_output" (2, 2) and "routing_grad_x" (5, 5): an input with tied
-          maxima, an upstream gradient, and where 2 x 2 max pooling's backward pass sends it.
+          maxima, an upstream gradient, and where 2 x 2 max pooling's backward pass sends it;
+        - "dx_grad_output" (2, 3), "dx_weights" (3, 3) and "dx_grad_x" (4, 5): the input gradient of a 3 x 3 filter
+          on a 4 x 5 input (stride 1, no padding) for that upstream gradient;
+        - "overlap_x" (5, 5), "overlap_pooled" (2, 2), "overlap_grad_output" (2, 2), "overlap_grad_x" (5, 5) and
+          "overlap_shared" (5, 5, bool): 3 x 3 max pooling with stride 2 (overlapping windows), and the elements
+          that are the first maximum of more than one window;
+        - "im2col_x" (2, 3, 3) and "im2col_columns" (4, 8): two channels and their 2 x 2 windows as rows.
     """
     with np.load(Path(__file__).with_name("worked_examples.npz"), allow_pickle=False) as arrays:
         return {name: arrays[name].copy() for name in arrays.files}

@@ -13,7 +13,10 @@ Kinds of output, with the shapes (see :mod:`cnnkit.checks`):
 - ``"conv_forward"``: out (N, F, H_out, W_out), H_out = (H - k) // s + 1;
 - ``"conv_backward"``: dL/dweights (F, k, k);
 - ``"pool_forward"``: out (N, C, H // k, W // k);
-- ``"pool_backward"``: dL/dx (N, C, H, W).
+- ``"pool_backward"``: dL/dx (N, C, H, W);
+- notebook 04: ``"conv2d_forward"``: out (N, F, H_out, W_out), H_out = (H + 2P - k) // s + 1;
+  ``"conv2d_backward_x"``: dL/dx (N, C, H, W); ``"conv2d_backward_weights"``: (F, C, k, k); ``"conv2d_backward_bias"``:
+  (F,); ``"pool2d_forward"``: out (N, C, H_out, W_out), H_out = (H - k) // s + 1; ``"pool2d_backward"``: (N, C, H, W).
 """
 
 import numpy as np
@@ -26,10 +29,26 @@ LINES = {  # the line of code an output comes from, in the notebooks' skeletons
     "conv_backward": "grads += ...",
     "pool_forward": 'cache["out"][:, :, out_row, out_col] = ...',
     "pool_backward": "grads[...] = grad_output[:, :, out_row, out_col]",
+    "conv2d_forward": "out[:, :, out_row, out_col] = ...",
+    "conv2d_backward_x": "grad_x_padded[:, :, i:i + k, j:j + k] += ... (and the crop to grad_x)",
+    "conv2d_backward_weights": "grad_weights += ...",
+    "conv2d_backward_bias": "grad_bias = ...",
+    "pool2d_forward": 'cache["out"][:, :, out_row, out_col] = ...',
+    "pool2d_backward": "grads[...] += grad_output[:, :, out_row, out_col]",
 }
 AXES = {  # the names of the leading axes of each kind of output
     "conv_forward": ("image", "filter"), "conv_backward": ("filter",),
     "pool_forward": ("image", "channel"), "pool_backward": ("image", "channel"),
+    "conv2d_forward": ("image", "filter"), "conv2d_backward_x": ("image", "channel"),
+    "conv2d_backward_weights": ("filter", "channel"), "conv2d_backward_bias": ("filter",),
+    "pool2d_forward": ("image", "channel"), "pool2d_backward": ("image", "channel"),
+}
+SHAPES = {  # each kind's shape, in the notation of the notebooks
+    "conv_forward": "(N, F, H_out, W_out)", "conv_backward": "(F, k, k)", "pool_forward": "(N, C, H_out, W_out)",
+    "pool_backward": "(N, C, H, W), the shape of x", "conv2d_forward": "(N, F, H_out, W_out)",
+    "conv2d_backward_x": "(N, C, H, W), the shape of x", "conv2d_backward_weights": "(F, C, k, k), the shape of weights",
+    "conv2d_backward_bias": "(F,), one value per filter", "pool2d_forward": "(N, C, H_out, W_out)",
+    "pool2d_backward": "(N, C, H, W), the shape of x",
 }
 SQUEEZE = (".squeeze() drops every axis of size 1, here the batch or filter axis; index explicitly instead "
            "(e.g. x[:, 0] rather than x.squeeze()).")
@@ -55,7 +74,11 @@ def likely_cause(kind, actual, expected, case):
 def _k_and_stride(kind, case):
     if kind.startswith("conv"):
         return case["weights"].shape[-1], int(case["stride"])
-    return int(case["k"]), int(case["k"])
+    return int(case["k"]), int(case.get("stride", case["k"]))
+
+
+def _padding(case):
+    return int(case.get("padding", 0))
 
 
 def squeeze_cause(shape, expected):
@@ -67,11 +90,19 @@ def _shape_cause(kind, shape, expected, case):
     if squeeze_cause(shape, expected):
         return SQUEEZE
     if len(shape) == len(expected) and sorted(shape) == sorted(expected):
-        names = "(F, k, k)" if kind == "conv_backward" else "(N, F, H_out, W_out)" if kind == "conv_forward" \
-            else "(N, C, H_out, W_out)" if kind == "pool_forward" else "(N, C, H, W), the shape of x"
-        return f"the axes are in another order than {names}: index the output as {LINES[kind]} does."
+        return f"the axes are in another order than {SHAPES[kind]}: index the output as {LINES[kind]} does."
     if kind.endswith("forward") and len(shape) == 4 and shape[:2] == expected[:2]:
         return _size_cause(kind, shape[2:], case)
+    if kind == "conv2d_backward_x" and len(shape) == 4 and shape[:2] == expected[:2]:
+        p = _padding(case)
+        if shape[2:] == (expected[2] + 2 * p, expected[3] + 2 * p):
+            return "this is the gradient of the PADDED input: crop the padding off, grad_x_padded[:, :, P:P + H, " \
+                "P:P + W]."
+        if 0 in shape[2:]:
+            return "the crop is empty: [P:-P] selects nothing when P = 0; crop with [P:P + H, P:P + W]."
+    if kind == "conv2d_backward_bias":
+        return "dL/dbias has one value per filter, shape (F,): the bias is added at every position of every image, " \
+            "so sum grad_output over n, p and q (axis=(0, 2, 3))."
     return None
 
 
@@ -79,7 +110,19 @@ def _size_cause(kind, grid, case):
     """The output-size formula with the case's numbers, and how the student's (H_out, W_out) came about."""
     k, s = _k_and_stride(kind, case)
     h, w = case["x"].shape[2:]
-    if kind == "conv_forward":
+    if kind == "conv2d_forward":
+        p = _padding(case)
+        unpadded = tuple((size - k) // s + 1 for size in (h, w))
+        if p and tuple(grid) == tuple(size + 2 * p for size in unpadded):
+            return "the zeros of the padding were added around the output; they go around the input, before the " \
+                "windows slide over it (np.pad(x, ...))."
+        if p and tuple(grid) == unpadded:
+            return f"the padding is missing: pad x with P = {p} zeros on every side first (np.pad), then slide the " \
+                "windows over the padded input."
+        formula = [f"{name}_out = ({name} + 2P - k) // s + 1 = ({size} + {2 * p} - {k}) // {s} + 1 = "
+                   f"{(size + 2 * p - k) // s + 1}" for name, size in (("H", h), ("W", w))]
+        rounded_up = tuple(-(-(size + 2 * p - k) // s) + 1 for size in (h, w))
+    elif kind in ("conv_forward", "pool2d_forward"):
         formula = [f"{name}_out = ({name} - k) // s + 1 = ({size} - {k}) // {s} + 1 = {(size - k) // s + 1}"
                    for name, size in (("H", h), ("W", w))]
         rounded_up = tuple(-(-(size - k) // s) + 1 for size in (h, w))
@@ -128,7 +171,11 @@ def _factor_names(kind, case):
     """{factor: [what it is, ...]} for the factors a student's code plausibly multiplies by: N, k, k^2, the stride."""
     k, s = _k_and_stride(kind, case)
     named = [(case["x"].shape[0], "N, the batch size"), (k * k, "k^2"), (k, "k")]
-    named += [(s, "s, the stride")] if kind.startswith("conv") else []
+    named += [(s, "s, the stride")] if kind.startswith("conv") or kind.startswith("pool2d") else []
+    if kind.startswith("conv2d"):
+        named += [(case["x"].shape[1], "C, the number of input channels")]
+        named += [(int(np.prod(case["grad_output"].shape[2:])), "H_out * W_out, the number of output positions")] \
+            if "grad_output" in case else []
     names = {}
     for value, name in named:
         if value != 1:
@@ -190,22 +237,27 @@ def _some_slices(kind, actual, expected, case):
             good, bad = np.flatnonzero(right).tolist(), np.flatnonzero(~right).tolist()
             hint = {"image": "compute every image of the batch at once (slice x[:, ...], not x[0])",
                     "filter": "every filter takes part (weights (F, k, k) broadcast against the view)",
-                    "channel": "the maximum is taken per image and per channel (the view is (N, C, k, k))"}[name]
+                    "channel": "the maximum is taken per image and per channel (the view is (N, C, k, k))"}[name] \
+                if not kind.startswith("conv2d") else {
+                    "image": "compute every image of the batch at once (keep the batch axis of view and grad_output)",
+                    "filter": "every filter takes part: weights (F, C, k, k) against view[:, None] (N, 1, C, k, k)",
+                    "channel": "every input channel takes part: sum over c as well as over a and b"}[name]
             return f"right for {name} {_listed(good)} and wrong for {name} {_listed(bad)} (axis {axis}): {hint}."
     return None
 
 
 def _border(kind, actual, expected, case):
-    if actual.ndim != 4:
+    if actual.ndim != 4 or not (kind.endswith("forward") or kind in ("pool_backward", "pool2d_backward")):
         return None
     wrong = ~np.all(np.isclose(actual, expected, rtol=RTOL, atol=ATOL), axis=(0, 1))
     if not wrong.any():
         return None
     rows, cols = np.flatnonzero(wrong.any(axis=1)).tolist(), np.flatnonzero(wrong.any(axis=0)).tolist()
     height, width = wrong.shape
-    if kind == "pool_backward":
-        k = int(case["k"])
-        if min(rows) >= height // k * k or min(cols) >= width // k * k:
+    if kind in ("pool_backward", "pool2d_backward"):
+        k, s = _k_and_stride(kind, case)
+        covered_rows, covered_cols = ((height - k) // s) * s + k, ((width - k) // s) * s + k
+        if min(rows) >= covered_rows or min(cols) >= covered_cols:
             return "right except in the border that no window covers: those elements of x take no part in the " \
                 "output, so their gradient is 0."
         return None

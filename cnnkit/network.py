@@ -22,6 +22,7 @@ from cnnkit.notebook_loader import CELL_TIMEOUT, NotebookLoadError, classes_in, 
 
 CONV_NOTEBOOK = "01_convolution.ipynb"
 POOL_NOTEBOOK = "02_max_pooling.ipynb"
+STACKING_NOTEBOOK = "04_layers_that_stack.ipynb"
 FINISH_FIRST = ("Finish notebooks 01 and 02 first (until all their checks pass), save them (Ctrl+S: this notebook "
                 "reads the saved files), then restart this notebook's kernel and run it again.")
 
@@ -83,7 +84,11 @@ LAYER_CHECKS = [  # (role, class name, notebook, the checks that training relies
     ("conv", "Convolution2dLayer", CONV_NOTEBOOK, [checks.conv_forward_stride1, checks.conv_backward_stride1]),
     ("pool", "MaxPooling2dLayer", POOL_NOTEBOOK, [checks.pool_forward, checks.pool_backward]),
 ]
-NOTEBOOK_OF = {role: (name, notebook) for role, name, notebook, _ in LAYER_CHECKS}
+# Notebook 04's deeper network: its conv layers (the vectorised ones, or the loop ones: same API) and its pooling.
+STACKING_CHECKS = [
+    ("conv", "FastConv2dLayer", STACKING_NOTEBOOK, [checks.fastconv2d]),
+    ("pool", "MaxPool2dLayer", STACKING_NOTEBOOK, [checks.pool2d_forward, checks.pool2d_backward]),
+]
 
 
 def _first_line(error):
@@ -101,16 +106,17 @@ def _raising_method(error, notebook):
     return name
 
 
-def check_layers(conv_cls, pool_cls):
-    """Run the visible checks that training relies on (stride 1 forward and backward of the convolution,
-    forward and backward of the pooling), and stop with one clear message if any of them fails.
+def check_layers(conv_cls, pool_cls, layer_checks=LAYER_CHECKS):
+    """Run the visible checks that training relies on (by default notebook 03's: stride 1 forward and backward of
+    the convolution, forward and backward of the pooling), and stop with one clear message if any of them fails.
 
-    :param conv_cls: the student's ``Convolution2dLayer`` class.
-    :param pool_cls: the student's ``MaxPooling2dLayer`` class.
+    :param conv_cls: the student's convolution class (``Convolution2dLayer``, or notebook 04's).
+    :param pool_cls: the student's pooling class.
+    :param layer_checks: :data:`LAYER_CHECKS` or :data:`STACKING_CHECKS`.
     :raises LayersNotReadyError: listing, for each class, the first check that fails and why.
     """
     problems = []
-    for cls, (_, name, notebook, class_checks) in zip((conv_cls, pool_cls), LAYER_CHECKS):
+    for cls, (_, name, notebook, class_checks) in zip((conv_cls, pool_cls), layer_checks):
         if getattr(cls, "load_error", None):
             problems.append(cls.load_error.replace(f" {FINISH_FIRST}", ""))
             continue
@@ -133,11 +139,14 @@ def check_layers(conv_cls, pool_cls):
                                 f"{type(error).__name__}: {_first_line(error)}.")
                 break
     if problems:
-        raise LayersNotReadyError("\n".join(problems + [FINISH_FIRST]))
-    names = ", ".join(check.__name__ for *_, class_checks in LAYER_CHECKS for check in class_checks)
-    print(f"Convolution2dLayer from {CONV_NOTEBOOK} and MaxPooling2dLayer from {POOL_NOTEBOOK}: loaded; the checks "
-          f"training relies on pass ({names}). The other checks of notebooks 1 and 2 (strides, a batch of one, "
-          "ties) are graded there.")
+        raise LayersNotReadyError("\n".join(problems + ([FINISH_FIRST] if layer_checks is LAYER_CHECKS else [])))
+    names = ", ".join(check.__name__ for *_, class_checks in layer_checks for check in class_checks)
+    if layer_checks is LAYER_CHECKS:
+        print(f"Convolution2dLayer from {CONV_NOTEBOOK} and MaxPooling2dLayer from {POOL_NOTEBOOK}: loaded; the "
+              f"checks training relies on pass ({names}). The other checks of notebooks 1 and 2 (strides, a batch of "
+              "one, ties) are graded there.")
+    else:
+        print(f"{conv_cls.__name__} and {pool_cls.__name__}: the checks training relies on pass ({names}).")
 
 
 def require_checked_layers(model):
@@ -148,12 +157,13 @@ def require_checked_layers(model):
     :raises LayersNotReadyError: as :func:`check_layers`.
     """
     with contextlib.redirect_stdout(io.StringIO()):
-        check_layers(type(model.conv), type(model.pool))
+        check_layers(type(model.conv), type(model.pool), model.layer_checks)
 
 
-def _student_call(role, layer, method, *args):
+def _student_call(model, role, layer, method, *args):
     """``layer.method(*args)``, turning a stub's NotImplementedError into a LayersNotReadyError that says where.
 
+    :param model: the network, whose ``layer_checks`` name the student's classes and their notebook.
     :param role: "conv" or "pool", which of the student's layers this is.
     """
     try:
@@ -161,10 +171,11 @@ def _student_call(role, layer, method, *args):
     except LayersNotReadyError:
         raise
     except NotImplementedError as error:
-        name, notebook = NOTEBOOK_OF[role]
+        name, notebook = next((name, notebook) for each, name, notebook, _ in model.layer_checks if each == role)
         raising = _raising_method(error, notebook) or method
-        raise LayersNotReadyError(f"Your {name} from {notebook} is not finished: its method {raising} still raises "
-                                  f"NotImplementedError. {FINISH_FIRST}") from error
+        finish = f" {FINISH_FIRST}" if model.layer_checks is LAYER_CHECKS else ""
+        raise LayersNotReadyError(f"Your {type(layer).__name__} from {notebook} is not finished: its method {raising} "
+                                  f"still raises NotImplementedError.{finish}") from error
 
 
 # ---- data and initialisation -----------------------------------------------------------------------------
@@ -277,12 +288,41 @@ class SoftmaxCrossEntropyLoss(object):
 
 # ---- the network ---------------------------------------------------------------------------------------------
 
-class DigitCNN(object):
+class _Classifier(object):
+    """What the networks share: the loss with its gradients, and predictions in batches. A subclass has
+    ``forward(x) -> (scores (N, K), caches)``, ``backward(caches, grad_scores) -> gradients by parameter name``,
+    ``parameters()``, ``loss`` and ``history``, and names its student layers' checks in ``layer_checks``."""
+
+    def loss_and_gradients(self, x, labels):
+        """One forward and backward pass. :returns: (loss, probs (N, K), gradients by parameter name)."""
+        scores, caches = self.forward(x)
+        loss_cache = self.loss.forward(scores, labels)
+        grads = self.backward(caches, self.loss.backward(loss_cache))
+        return loss_cache["loss"], loss_cache["probs"], grads
+
+    def predict_proba(self, x, batch_size=512):
+        """Class probabilities (N, K) of the images x (N, 1, H, W), computed in batches."""
+        return np.concatenate([softmax(self.forward(x[i:i + batch_size])[0]) for i in range(0, len(x), batch_size)])
+
+    def predict(self, x, batch_size=512):
+        """The most probable class of each image, (N,) ints."""
+        return self.predict_proba(x, batch_size).argmax(axis=1)
+
+    def evaluate(self, x, labels, batch_size=512):
+        """(mean cross-entropy, accuracy) on the images x and their labels."""
+        probs = self.predict_proba(x, batch_size)
+        loss = -np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-300)))
+        return float(loss), float(np.mean(probs.argmax(axis=1) == labels))
+
+
+class DigitCNN(_Classifier):
     """conv (student) -> ReLU -> max-pool (student) -> flatten -> dense -> softmax.
 
     Shapes for the default 10 x 10 input (8 x 8 digits padded by 1), 16 filters 3 x 3, pooling 2:
     (N, 1, 10, 10) -> conv (N, 16, 8, 8) -> ReLU -> pool (N, 16, 4, 4) -> flatten (N, 256) -> dense (N, 10).
     """
+
+    layer_checks = LAYER_CHECKS
 
     def __init__(self, conv_cls, pool_cls, rng, image_size=10, n_filters=16, filter_size=3, pool_size=2,
                  n_classes=10, conv_weights=None):
@@ -312,9 +352,9 @@ class DigitCNN(object):
 
     def forward(self, x):
         """:param x: (N, 1, H, W). :returns: (scores (N, K), caches: dict layer name -> cache)."""
-        caches = {"conv": _student_call("conv", self.conv, "forward", x)}
+        caches = {"conv": _student_call(self, "conv", self.conv, "forward", x)}
         caches["relu"] = self.relu.forward(caches["conv"]["out"])
-        caches["pool"] = _student_call("pool", self.pool, "forward", caches["relu"]["out"])
+        caches["pool"] = _student_call(self, "pool", self.pool, "forward", caches["relu"]["out"])
         caches["flatten"] = self.flatten.forward(caches["pool"]["out"])
         caches["dense"] = self.dense.forward(caches["flatten"]["out"])
         return caches["dense"]["out"], caches
@@ -323,33 +363,81 @@ class DigitCNN(object):
         """Back-propagate dL/dscores (N, K) through every layer. :returns: gradients by parameter name."""
         grad_flat, dense_grads = self.dense.backward(caches["dense"], grad_scores)
         grad_pooled = self.flatten.backward(caches["flatten"], grad_flat)
-        grad_relu_out = _student_call("pool", self.pool, "backward", caches["pool"], grad_pooled)
+        grad_relu_out = _student_call(self, "pool", self.pool, "backward", caches["pool"], grad_pooled)
         grad_conv_out = self.relu.backward(caches["relu"], grad_relu_out)
-        grad_conv_weights = _student_call("conv", self.conv, "backward", caches["conv"], grad_conv_out)
+        grad_conv_weights = _student_call(self, "conv", self.conv, "backward", caches["conv"], grad_conv_out)
         # No gradient with respect to the image: the conv layer is the first one, nothing before it learns.
         return {"conv.weights": grad_conv_weights, "dense.weights": dense_grads["weights"],
                 "dense.bias": dense_grads["bias"]}
 
-    def loss_and_gradients(self, x, labels):
-        """One forward and backward pass. :returns: (loss, probs (N, K), gradients by parameter name)."""
-        scores, caches = self.forward(x)
-        loss_cache = self.loss.forward(scores, labels)
-        grads = self.backward(caches, self.loss.backward(loss_cache))
-        return loss_cache["loss"], loss_cache["probs"], grads
+class StackedDigitCNN(_Classifier):
+    """conv -> ReLU -> ... -> conv -> ReLU -> max-pool -> flatten -> dense -> softmax, from notebook 04's layers.
 
-    def predict_proba(self, x, batch_size=512):
-        """Class probabilities (N, K) of the images x (N, 1, H, W), computed in batches."""
-        return np.concatenate([softmax(self.forward(x[i:i + batch_size])[0]) for i in range(0, len(x), batch_size)])
+    Every conv has ``filter_size`` x ``filter_size`` filters, stride 1, ``padding`` and a bias; ``channels`` gives
+    the number of filters of each conv, in order. Shapes for the defaults (10 x 10 input, channels (8, 16),
+    padding 1, pooling 2): (N, 1, 10, 10) -> conv (N, 8, 10, 10) -> ReLU -> conv (N, 16, 10, 10) -> ReLU ->
+    pool (N, 16, 5, 5) -> flatten (N, 400) -> dense (N, 10). ``channels=(16,), padding=0`` is notebook 03's network.
+    """
 
-    def predict(self, x, batch_size=512):
-        """The most probable class of each image, (N,) ints."""
-        return self.predict_proba(x, batch_size).argmax(axis=1)
+    layer_checks = STACKING_CHECKS
 
-    def evaluate(self, x, labels, batch_size=512):
-        """(mean cross-entropy, accuracy) on the images x and their labels."""
-        probs = self.predict_proba(x, batch_size)
-        loss = -np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-300)))
-        return float(loss), float(np.mean(probs.argmax(axis=1) == labels))
+    def __init__(self, conv_cls, pool_cls, rng, image_size=10, channels=(8, 16), filter_size=3, padding=1,
+                 pool_size=2, n_classes=10):
+        """
+        :param conv_cls: a class with notebook 04's conv API (the student's FastConv2dLayer or Conv2dLayer).
+        :param pool_cls: the student's MaxPool2dLayer (stride = its filter size here).
+        :param rng: ``numpy.random.Generator`` for the initial weights (He normal filters, zero biases).
+        """
+        self.convs, n_in, size = [], 1, image_size
+        for n_out in channels:
+            conv = conv_cls(n_inchannel=n_in, n_outchannel=n_out, filter_size=filter_size, stride=1, padding=padding)
+            conv.weights = he_normal(rng, (n_out, n_in, filter_size, filter_size), fan_in=n_in * filter_size ** 2)
+            conv.bias = np.zeros(n_out)
+            self.convs.append(conv)
+            n_in, size = n_out, size + 2 * padding - filter_size + 1
+        self.conv = self.convs[0]  # the class whose checks training relies on
+        self.relus = [ReLULayer() for _ in channels]
+        self.pool = pool_cls(filter_size=pool_size)
+        self.flatten = FlattenLayer()
+        pooled = size // pool_size
+        self.dense = DenseLayer(n_in * pooled * pooled, n_classes, rng)
+        self.loss = SoftmaxCrossEntropyLoss()
+        self.history = []
+
+    def parameters(self):
+        """The trainable arrays by name: conv1.weights, conv1.bias, ..., dense.weights, dense.bias."""
+        found = {}
+        for number, conv in enumerate(self.convs, start=1):
+            found[f"conv{number}.weights"], found[f"conv{number}.bias"] = conv.weights, conv.bias
+        return {**found, "dense.weights": self.dense.weights, "dense.bias": self.dense.bias}
+
+    def forward(self, x):
+        """:param x: (N, 1, H, W). :returns: (scores (N, K), caches: dict layer name -> cache)."""
+        caches, out = {}, x
+        for number, (conv, relu) in enumerate(zip(self.convs, self.relus), start=1):
+            caches[f"conv{number}"] = _student_call(self, "conv", conv, "forward", out)
+            caches[f"relu{number}"] = relu.forward(caches[f"conv{number}"]["out"])
+            out = caches[f"relu{number}"]["out"]
+        caches["pool"] = _student_call(self, "pool", self.pool, "forward", out)
+        caches["flatten"] = self.flatten.forward(caches["pool"]["out"])
+        caches["dense"] = self.dense.forward(caches["flatten"]["out"])
+        return caches["dense"]["out"], caches
+
+    def backward(self, caches, grad_scores):
+        """Back-propagate dL/dscores (N, K) through every layer; each conv hands dL/dx to the layer before it.
+
+        :returns: gradients by parameter name.
+        """
+        grad, dense_grads = self.dense.backward(caches["dense"], grad_scores)
+        grads = {"dense.weights": dense_grads["weights"], "dense.bias": dense_grads["bias"]}
+        grad = _student_call(self, "pool", self.pool, "backward", caches["pool"], self.flatten.backward(
+            caches["flatten"], grad))
+        for number in range(len(self.convs), 0, -1):
+            grad = self.relus[number - 1].backward(caches[f"relu{number}"], grad)
+            conv_grads = _student_call(self, "conv", self.convs[number - 1], "backward", caches[f"conv{number}"], grad)
+            grads[f"conv{number}.weights"], grads[f"conv{number}.bias"] = conv_grads["weights"], conv_grads["bias"]
+            grad = conv_grads["x"]
+        return grads
 
 
 # ---- training ----------------------------------------------------------------------------------------------

@@ -646,7 +646,7 @@ def notebooks_of(student, release_dir, targets):
     if student in STRUCTURE:
         start, change = STRUCTURE[student]
         content = _with_class(release_dir, POOL, {"wrong": WRONG_POOL, "stub": stub, "correct": _correct(POOL)}.get(
-            start) or class_sources(start)[POOL])
+            start) or class_sources(start)["pool"])
         change(content) if change else _stub_pasted_below(content, stub)
         return {pool: content}
     fake_module = "def __getattr__(name):\n    return lambda *args, **kwargs: None\n"

@@ -1,7 +1,8 @@
 """Wrong layers a student could plausibly write: the registered typical mistakes (autograder/mistakes.py), and more.
 
-A mutation is the reference class of one notebook with solution regions replaced ("views", "forward",
-"backward") and, for a change outside the regions, lines of the class replaced. :func:`mutated_class` builds it.
+A mutation is the reference class of one layer with solution regions replaced (by the names of
+``autograder.mistakes.REGIONS``) and, for a change outside the regions, lines of the class replaced.
+:func:`mutated_class` builds it.
 """
 
 from dataclasses import dataclass, field
@@ -9,8 +10,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from autograder import mistakes
-from autograder.sample_class import CLASS_NAMES, CONV, POOL, filled_in, reference_sources
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from autograder.sample_class import LAYERS, filled_in, reference_sources
+from reference import REFERENCE_CLASSES
+
+CONV, POOL = "conv", "pool"  # the layers of notebooks 01 and 02
 
 CONV_BACKWARD = "g = grad_output[:, :, out_row, out_col]\n"  # the first line of conv backward's solution
 
@@ -18,17 +21,21 @@ CONV_BACKWARD = "g = grad_output[:, :, out_row, out_col]\n"  # the first line of
 @dataclass(frozen=True)
 class Mutation:
     name: str
-    notebook: str
-    code: dict = field(default_factory=dict)  # {"views" | "forward" | "backward": the region's new body}
+    layer: str  # a key of autograder.sample_class.LAYERS
+    code: dict = field(default_factory=dict)  # {region name: the region's new body}
     replace: tuple = ()  # (old line, new line) pairs, outside the regions
     kind: str = ""  # the structural kind it is meant to show ("" when it fits no kind, or is a registered mistake)
+
+    @property
+    def notebook(self):
+        return LAYERS[self.layer][0]
 
 
 def _window_sum(expression="view * self.weights"):
     return f'cache["out"][:, :, out_row, out_col] = np.sum({expression}, axis=(2, 3))'
 
 
-REGISTERED = [Mutation(m.name, CONV if m.layer == "conv" else POOL, m.code) for m in mistakes.MISTAKES]
+REGISTERED = [Mutation(m.name, m.layer, m.code) for m in mistakes.MISTAKES]
 VIEWS = [
     Mutation("conv_views_at_input_index", CONV, {"views": "out_row, out_col = i, j\nview = x[:, :, i:i + k, j:j + k]"}),
     Mutation("conv_views_true_division", CONV, {"views": "out_row, out_col = i / s, j / s\nview = x[:, :, i:i + k, j:j + k]"}),
@@ -96,23 +103,25 @@ MUTATIONS = REGISTERED + VIEWS + STRUCTURAL + UNCLASSIFIED
 
 
 def mutated_class(mutation):
-    """The class of ``mutation``'s notebook with the mutation in it."""
-    regions = {mistakes.REGIONS[region]: body for region, body in mutation.code.items()}
-    source = filled_in(reference_sources()[mutation.notebook], regions)
+    """The class of ``mutation``'s layer with the mutation in it (a subclass of another layer's class, such as
+    FastConv2dLayer, gets the reference of that class as its base)."""
+    regions = {mistakes.REGIONS[mutation.layer][region]: body for region, body in mutation.code.items()}
+    source = filled_in(reference_sources()[mutation.layer], regions)
     for old, new in mutation.replace:
         assert source.count(old) == 1, (mutation.name, old)
         source = source.replace(old, new)
-    namespace = {"np": np}
+    namespace = {"np": np, "sliding_window_view": np.lib.stride_tricks.sliding_window_view,
+                 **{cls.__name__: cls for cls in REFERENCE_CLASSES.values()}}
     exec(source, namespace)
-    return namespace[CLASS_NAMES[mutation.notebook]]
+    return namespace[LAYERS[mutation.layer][1]]
 
 
 def with_mistakes(*names):
-    """(conv class, pooling class): the reference classes with the code of these registered mistakes in them."""
-    classes = {CONV: Convolution2dLayer, POOL: MaxPooling2dLayer}
-    for notebook in classes:
-        code = {region: body for name in names for mistake in [mistakes.BY_NAME[name]]
-                if (CONV if mistake.layer == "conv" else POOL) == notebook for region, body in mistake.code.items()}
+    """{layer: class}: the reference classes with the code of these registered mistakes in them."""
+    classes = dict(REFERENCE_CLASSES)
+    for layer in classes:
+        code = {region: body for name in names for mistake in [mistakes.BY_NAME[name]] if mistake.layer == layer
+                for region, body in mistake.code.items()}
         if code:
-            classes[notebook] = mutated_class(Mutation("+".join(names), notebook, code))
-    return classes[CONV], classes[POOL]
+            classes[layer] = mutated_class(Mutation("+".join(names), layer, code))
+    return classes

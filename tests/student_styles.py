@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.release import SOLUTIONS
-from autograder.sample_class import CLASS_NAMES, CONV, POOL, filled_in, solution_cell
+from autograder.sample_class import CLASS_NAMES, CONV, POOL, filled_in
 
 
 def class_cell(notebook):
@@ -174,9 +174,14 @@ def apply(notebook, styles):
 
 
 def reference_notebook(release_dir, name, class_source=None):
-    """The released notebook ``name`` (JSON dict) with ``class_source`` (default: the reference class) filled in."""
+    """The released notebook ``name`` (JSON dict) with every class cell filled in with the reference, and the first
+    one with ``class_source`` when given."""
     notebook = json.loads((Path(release_dir) / f"{name}.ipynb").read_text())
-    if class_source is None:
-        class_source = filled_in(solution_cell(nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4)).source)
-    class_cell(notebook)["source"] = class_source
+    reference = {cell.metadata["nbgrader"]["grade_id"]: cell.source
+                 for cell in nbformat.read(SOLUTIONS / f"{name}.ipynb", as_version=4).cells}
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("solution"):
+            cell["source"] = filled_in(reference[cell["metadata"]["nbgrader"]["grade_id"]])
+    if class_source is not None:
+        class_cell(notebook)["source"] = class_source
     return notebook

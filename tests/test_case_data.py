@@ -20,7 +20,12 @@ TEST_KINDS = {  # graded test -> the kinds of output whose mistakes its checks c
     "conv_batch_of_one": ["conv_forward", "conv_backward"],
     "pool_views": [], "pool_forward": ["pool_forward"], "pool_backward": ["pool_backward"],
     "pool_backward_ties": ["pool_backward"],
+    **{test: cases.SIGNATURE_KINDS[test] for test in ["conv2d_forward", "conv2d_forward_padding_stride",
+                                                     "conv2d_backward_params", "conv2d_backward_input",
+                                                     "conv2d_batch_of_one", "fastconv2d", "pool2d_forward",
+                                                     "pool2d_backward"]},
 }
+STACKING_CONV = ("conv2d", "fastconv2d")  # the layers of notebook 04 with the conv API
 COMMITTED = {"visible": checks.VISIBLE_CASES, "kernel": hidden_tests.KERNEL_CASES}
 MAKE_RELEASE = "run `make release` to regenerate it"
 
@@ -134,11 +139,57 @@ def _pool_inputs(kind, case):
     return {"x": case["x"], "grad_output": case["grad_output"], "k": int(case["k"])}
 
 
+def _conv2d_inputs(kind, case):
+    common = {"x": case["x"], "weights": case["weights"], "stride": int(case["stride"]),
+              "padding": int(case["padding"])}
+    return {**common, "bias": case["bias"]} if kind == "conv2d_forward" else \
+        {**common, "grad_output": case["grad_output"]}
+
+
+def _pool2d_inputs(kind, case):
+    common = {"x": case["x"], "k": int(case["k"]), "stride": int(case["stride"])}
+    return common if kind == "pool2d_forward" else {**common, "grad_output": case["grad_output"]}
+
+
+def _expected_04(test, case):
+    """{field: what the oracle gives} of a notebook-04 case."""
+    x, grad_output = case["x"], case["grad_output"]
+    if test.startswith("pool2d"):
+        k, stride = int(case["k"]), int(case["stride"])
+        return {"expected_out": oracle.maxpool2d_forward(x, k, stride),
+                "expected_grad": oracle.maxpool2d_backward(x, grad_output, k, stride)}
+    stride, padding = int(case["stride"]), int(case["padding"])
+    grads = oracle.conv2d_backward(x, case["weights"], grad_output, stride, padding)
+    return {"expected_out": oracle.conv2d_forward(x, case["weights"], case["bias"], stride, padding),
+            **{f"expected_grad_{key}": grads[key] for key in grads}}
+
+
+def _check_signatures(where, test, case):
+    for field in case:
+        if field.startswith("mistake/"):
+            name = field.removeprefix("mistake/")
+            kind = mistakes.BY_NAME[name].kind
+            assert kind in TEST_KINDS[test], f"{where}: {field}"
+            inputs = (_conv_inputs if kind.startswith("conv_") else _pool_inputs if kind.startswith("pool_") else
+                      _conv2d_inputs if kind.startswith("conv2d") else _pool2d_inputs)(kind, case)
+            np.testing.assert_allclose(case[field], mistakes.BY_NAME[name].output(**inputs), rtol=1e-12,
+                                       atol=1e-12, err_msg=f"{where}: {field}")
+            assert case[f"cause/{name}"] == mistakes.BY_NAME[name].cause, f"{where}: cause/{name}; {MAKE_RELEASE}"
+    assert {field.removeprefix("cause/") for field in case if field.startswith("cause/")} == {
+        field.removeprefix("mistake/") for field in case if field.startswith("mistake/")}, where
+
+
 @pytest.mark.parametrize("source", COMMITTED)
 def test_expected_outputs_and_signatures_are_the_oracles_on_the_case_inputs(source):
     for test, index, case in all_cases(source):
         where = f"{source} {test}/{index}"
         x, grad_output = case["x"], case["grad_output"]
+        if test.split("_")[0] in (*STACKING_CONV, "pool2d"):
+            for field, expected in _expected_04(test, case).items():
+                assert case[field].shape == expected.shape, f"{where}: {field}"
+                np.testing.assert_allclose(case[field], expected, rtol=1e-12, atol=1e-12, err_msg=f"{where}: {field}")
+            _check_signatures(where, test, case)
+            continue
         if test.startswith("conv"):
             weights, stride = case["weights"], int(case["stride"])
             assert x.ndim == 4 and x.shape[1] == 1 and weights.ndim == 3 and weights.shape[1] == weights.shape[2], where
@@ -152,17 +203,7 @@ def test_expected_outputs_and_signatures_are_the_oracles_on_the_case_inputs(sour
         assert case["expected_out"].shape == grad_output.shape == expected_out.shape, where
         np.testing.assert_allclose(case["expected_out"], expected_out, rtol=1e-12, atol=1e-12, err_msg=where)
         np.testing.assert_allclose(case["expected_grad"], expected_grad, rtol=1e-12, atol=1e-12, err_msg=where)
-        for field in case:
-            if field.startswith("mistake/"):
-                name = field.removeprefix("mistake/")
-                (kind,) = [kind for kind in KINDS if name.startswith(kind + "_")]
-                assert kind in TEST_KINDS[test], f"{where}: {field}"
-                inputs = _conv_inputs(kind, case) if kind.startswith("conv") else _pool_inputs(kind, case)
-                np.testing.assert_allclose(case[field], mistakes.BY_NAME[name].output(**inputs), rtol=1e-12,
-                                           atol=1e-12, err_msg=f"{where}: {field}")
-                assert case[f"cause/{name}"] == mistakes.BY_NAME[name].cause, f"{where}: cause/{name}; {MAKE_RELEASE}"
-        assert {field.removeprefix("cause/") for field in case if field.startswith("cause/")} == {
-            field.removeprefix("mistake/") for field in case if field.startswith("mistake/")}, where
+        _check_signatures(where, test, case)
 
 
 # ---- the known mistakes -----------------------------------------------------------------------------
@@ -173,7 +214,7 @@ def test_every_registered_mistake_is_complete():
     for mistake in mistakes.MISTAKES:
         assert mistake.kind in KINDS and mistake.output.__name__ == f"{mistake.name}_output", mistake.name
         assert mistake.cause.strip().endswith(".") and mistake.cause.count(". ") == 0, mistake.name
-        assert mistake.code and set(mistake.code) <= set(mistakes.REGIONS), mistake.name
+        assert mistake.code and set(mistake.code) <= set(mistakes.REGIONS[mistake.layer]), mistake.name
         assert mistake.fails and all(test.startswith(mistake.layer + "_") for test in mistake.fails), mistake.name
     assert list(mistakes.BY_NAME) == [mistake.name for mistake in mistakes.MISTAKES]  # names are unique
     assert {mistake.kind for mistake in mistakes.MISTAKES} == set(KINDS)
@@ -198,10 +239,31 @@ def _mistakes_that_differ(test, case):
             names.update({"conv_backward_flipped"} if case["weights"].shape[1] > 1 else set())
         elif kind == "pool_forward":
             names.update({"pool_forward_average", "pool_forward_at_input_index"})
-        else:
+        elif kind == "pool_backward":
             names.add("pool_backward_average")
             if _window_has_tied_maximum(case["x"], int(case["k"])):
                 names.update({"pool_backward_every_tied_max", "pool_backward_last_max"})
+        elif kind == "conv2d_forward":
+            names.update({"conv2d_forward_padding_on_output"} if int(case["padding"]) > 0 else set())
+            names.update({"conv2d_forward_channels_averaged"} if case["x"].shape[1] > 1 else set())
+        elif kind == "conv2d_backward_weights":
+            names.update({"conv2d_backward_weights_averaged"} if len(case["x"]) > 1 else set())
+        elif kind == "pool2d_forward":
+            names.add("pool2d_forward_average")
+        elif kind == "conv2d_backward_bias":
+            names.update({"conv2d_backward_bias_last_position"} if case["grad_output"][0, 0].size > 1 else set())
+        elif kind == "conv2d_backward_x":
+            weights = case["weights"]
+            names.update({"conv2d_backward_x_ignoring_stride"} if int(case["stride"]) > 1 else set())
+            names.update({"conv2d_backward_x_crop_at_corner"} if int(case["padding"]) > 0 else set())
+            grad_output, k = case["grad_output"], weights.shape[-1]
+            uniform = np.all(grad_output == grad_output.flat[0]) and int(case["padding"]) == k - 1  # all offsets alike
+            names.update({"conv2d_backward_x_filter_not_flipped"} if not np.array_equal(
+                weights, weights[:, :, ::-1, ::-1]) and not uniform else set())
+        elif kind == "pool2d_backward":
+            shared = oracle.maxpool2d_backward(case["x"], np.ones(case["grad_output"].shape), int(case["k"]),
+                                               int(case["stride"])) > 1  # the first maximum of several windows
+            names.update({"pool2d_backward_overlap_assigned"} if shared.any() else set())
     return names
 
 
@@ -210,8 +272,10 @@ def test_every_case_carries_the_signature_of_each_mistake_that_can_differ_on_it(
     for test, index, case in all_cases(source):
         carried = {field.removeprefix("mistake/") for field in case if field.startswith("mistake/")}
         assert carried == _mistakes_that_differ(test, case), f"{source} {test}/{index}"
-        if TEST_KINDS[test]:  # only a 1x1 filter with stride 1 leaves no conv forward mistake to tell apart
-            assert carried or (test == "conv_forward_stride1" and case["weights"].shape[1] == 1), f"{test}/{index}"
+        if TEST_KINDS[test]:  # only a 1x1 filter with stride 1 (and no padding) leaves no mistake to tell apart
+            assert carried or (test in ("conv_forward_stride1", "conv2d_backward_input")
+                               and case["weights"].shape[-1] == 1) or (
+                test == "pool2d_backward" and int(case["stride"]) >= int(case["k"])), f"{test}/{index}"
 
 
 @pytest.mark.parametrize("source", COMMITTED)
@@ -229,17 +293,32 @@ def test_each_graded_test_can_diagnose_the_mistakes_its_configurations_allow(sou
         "pool_forward": {"pool_forward_average", "pool_forward_at_input_index"},
         "pool_backward": {"pool_backward_average"},  # no ties: every or the last maximum is the first
         "pool_backward_ties": {"pool_backward_every_tied_max", "pool_backward_last_max", "pool_backward_average"},
+        "conv2d_forward": {"conv2d_forward_channels_averaged"},  # no padding
+        "conv2d_forward_padding_stride": {"conv2d_forward_padding_on_output", "conv2d_forward_channels_averaged"},
+        "conv2d_backward_params": {"conv2d_backward_weights_averaged", "conv2d_backward_bias_last_position"},
+        "conv2d_backward_input": set(X_GRADIENT_MISTAKES),
+        "conv2d_batch_of_one": set(EVERY_CONV2D_MISTAKE) - {"conv2d_backward_weights_averaged"},  # N = 1
+        "fastconv2d": set(EVERY_CONV2D_MISTAKE),
+        "pool2d_forward": {"pool2d_forward_average"},
+        "pool2d_backward": {"pool2d_backward_overlap_assigned"},
     }
+
+
+X_GRADIENT_MISTAKES = ["conv2d_backward_x_ignoring_stride", "conv2d_backward_x_crop_at_corner",
+                       "conv2d_backward_x_filter_not_flipped"]
+EVERY_CONV2D_MISTAKE = [mistake.name for mistake in mistakes.MISTAKES if mistake.layer == "conv2d"]
 
 
 # ---- ties ---------------------------------------------------------------------------------------------
 
-def _window_has_tied_maximum(x, k):
-    """Whether a k x k window of x (N, C, H, W) holds its maximum twice, window by window."""
+def _window_has_tied_maximum(x, k, stride=None):
+    """Whether a k x k window of x (N, C, H, W), ``stride`` apart (default k), holds its maximum twice, window by
+    window."""
+    s = stride or k
     for n, c in np.ndindex(x.shape[:2]):
-        for p in range(x.shape[2] // k):
-            for q in range(x.shape[3] // k):
-                window = x[n, c, p * k:(p + 1) * k, q * k:(q + 1) * k]
+        for p in range((x.shape[2] - k) // s + 1):
+            for q in range((x.shape[3] - k) // s + 1):
+                window = x[n, c, p * s:p * s + k, q * s:q * s + k]
                 if np.count_nonzero(window == window.max()) > 1:
                     return True
     return False
@@ -264,8 +343,12 @@ def test_the_ties_flag_of_every_pooling_case_is_right(source):
     for test, index, case in all_cases(source):
         if test.startswith("pool"):
             x, k, ties = case["x"], int(case["k"]), case["ties"]
+            stride = int(case.get("stride", k))
             assert ties.shape == () and ties.dtype == bool, f"{test}/{index}"
-            assert bool(ties) == cases.has_ties(x, k) == _window_has_tied_maximum(x, k), f"{source} {test}/{index}"
-            assert bool(ties) == (test == "pool_backward_ties"), f"{source} {test}/{index}"
+            assert bool(ties) == cases.has_ties(x, k, stride) == _window_has_tied_maximum(x, k, stride), \
+                f"{source} {test}/{index}"
+            # the ties are where they are meant to be: notebook 02's ties test, and 04's last backward case
+            meant = test == "pool_backward_ties" or (test == "pool2d_backward" and index == len(committed(source)[test]) - 1)
+            assert bool(ties) == meant, f"{source} {test}/{index}"
         else:
             assert "ties" not in case and "k" not in case, f"{test}/{index}"

@@ -12,25 +12,28 @@ import pytest
 from autograder import cases, mistakes, oracle
 from autograder.samples import original_post
 from autograder.release import graded_cells
-from autograder.sample_class import CONV, POOL
+from autograder.sample_class import CONV, LAYERS, POOL, STACKING
 from cnnkit import checks, known_mistakes
 from mutations import MUTATIONS, mutated_class, with_mistakes
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from reference import REFERENCE_CLASSES, Convolution2dLayer, MaxPooling2dLayer
 
 
-CONV_CHECKS, POOL_CHECKS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))
-ALL_CHECKS = CONV_CHECKS + POOL_CHECKS
+CONV_CHECKS, POOL_CHECKS, STACKING_CHECKS = ([grade_id for grade_id, _ in graded_cells()[notebook]]
+                                             for notebook in (CONV, POOL, STACKING))
+ALL_CHECKS = CONV_CHECKS + POOL_CHECKS + STACKING_CHECKS
 
 
-def run(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer):
-    """Run the named check on the conv or the pooling class, according to its name."""
-    getattr(checks, check)(conv_cls if check.startswith("conv") else pool_cls)
+def run(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer, classes=None):
+    """Run the named check on the class of its layer (the first word of its name): ``conv_cls``, ``pool_cls``, or
+    ``classes`` ({layer: class}), else the reference."""
+    chosen = {**REFERENCE_CLASSES, "conv": conv_cls, "pool": pool_cls, **(classes or {})}
+    getattr(checks, check)(chosen[check.split("_")[0]])
 
 
-def failure(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer):
+def failure(check, conv_cls=Convolution2dLayer, pool_cls=MaxPooling2dLayer, classes=None):
     """The CheckFailed raised by the named check (the test fails if it passes)."""
     with pytest.raises(checks.CheckFailed) as info:
-        run(check, conv_cls, pool_cls)
+        run(check, conv_cls, pool_cls, classes)
     return info.value
 
 
@@ -93,22 +96,24 @@ def test_views_mistake_fails_with_its_diagnosis(name, failing, passing):
 
 @pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=[mistake.name for mistake in mistakes.MISTAKES])
 def test_each_registered_mistake_fails_exactly_its_checks_and_each_names_its_cause(mistake):
-    conv_cls, pool_cls = with_mistakes(mistake.name)
-    for check in CONV_CHECKS if mistake.layer == "conv" else POOL_CHECKS:
+    classes = with_mistakes(mistake.name)
+    for check in ALL_CHECKS:
+        if LAYERS[check.split("_")[0]][0] != LAYERS[mistake.layer][0]:
+            continue  # another notebook's checks
         if check in mistake.fails:
-            assert mistake.cause in " ".join(str(failure(check, conv_cls, pool_cls)).split()), check
+            assert mistake.cause in " ".join(str(failure(check, classes=classes)).split()), check
         else:
-            run(check, conv_cls, pool_cls)
+            run(check, classes=classes)
 
 
 def test_consistent_flip_in_forward_and_backward_blames_forward():
-    flipped_both, _ = with_mistakes("conv_forward_flipped", "conv_backward_flipped")
+    flipped_both = with_mistakes("conv_forward_flipped", "conv_backward_flipped")["conv"]
     message = str(failure("conv_backward_stride1", flipped_both))
     assert "the gradient is flipped" in message and "exact gradient of your own forward" in message
 
 
 def test_correct_backward_with_wrong_forward_passes_with_a_note_on_forward(capsys):
-    run("conv_backward_stride1", with_mistakes("conv_forward_flipped")[0])
+    run("conv_backward_stride1", with_mistakes("conv_forward_flipped")["conv"])
     printed = capsys.readouterr().out
     assert "matches the expected gradient" in printed and "your forward is probably wrong" in printed
 
@@ -159,10 +164,13 @@ class PoolStub(StubMethods, MaxPooling2dLayer):
     pass
 
 
+STUBS = {layer: type(f"{cls.__name__}Stub", (StubMethods, cls), {}) for layer, cls in REFERENCE_CLASSES.items()}
+
+
 @pytest.mark.parametrize("check", ALL_CHECKS)
 def test_stub_propagates_not_implemented_error(check):
     with pytest.raises(NotImplementedError):
-        run(check, ConvStub, PoolStub)
+        run(check, ConvStub, PoolStub, classes=STUBS)
 
 
 def test_unimplemented_views_propagate_through_forward():
@@ -287,8 +295,8 @@ def test_failure_message_locates_the_first_wrong_element():
 
 
 def test_messages_are_short():
-    for check, cls in [("conv_forward_strided", original_post.Convolution2dLayer), ("pool_backward", with_mistakes("pool_backward_average")[1]),
-                       ("pool_backward_ties", with_mistakes("pool_backward_every_tied_max")[1])]:
+    for check, cls in [("conv_forward_strided", original_post.Convolution2dLayer), ("pool_backward", with_mistakes("pool_backward_average")["pool"]),
+                       ("pool_backward_ties", with_mistakes("pool_backward_every_tied_max")["pool"])]:
         message = str(failure(check, cls, cls))
         assert len(message.splitlines()) <= 8 and "[[" not in message
 
@@ -339,12 +347,33 @@ def _kind(name):
     return kind
 
 
+def _stacking_case(kind, rng):
+    """(case, inputs) of notebook 04's kinds: channels, stride 2 and padding 1 for the conv layer; 3x3 windows with
+    stride 2 (overlapping) on small integers for pooling."""
+    if kind.startswith("conv2d"):
+        x, weights, bias = rng.normal(size=(3, 2, 8, 9)), rng.normal(size=(3, 2, 3, 3)), rng.normal(size=3)
+        grad_output = rng.normal(size=(3, 3, 4, 5))
+        grads = oracle.conv2d_backward(x, weights, grad_output, 2, 1)
+        case = {"x": x, "weights": weights, "bias": bias, "stride": np.array(2), "padding": np.array(1),
+                "grad_output": grad_output, "expected_out": oracle.conv2d_forward(x, weights, bias, 2, 1),
+                **{f"expected_grad_{key}": grads[key] for key in grads}}
+        inputs = {"x": x, "weights": weights, "stride": 2, "padding": 1}
+        return case, {**inputs, "bias": bias} if kind == "conv2d_forward" else {**inputs, "grad_output": grad_output}
+    x, grad_output = rng.integers(0, 4, size=(2, 2, 7, 9)).astype(float), rng.normal(size=(2, 2, 3, 4))
+    case = {"x": x, "k": np.array(3), "stride": np.array(2), "grad_output": grad_output,
+            "expected_out": oracle.maxpool2d_forward(x, 3, 2), "expected_grad": oracle.maxpool2d_backward(x, grad_output, 3, 2)}
+    inputs = {"x": x, "k": 3, "stride": 2}
+    return case, inputs if kind == "pool2d_forward" else {**inputs, "grad_output": grad_output}
+
+
 def _mistake_case(kind):
     """(case, inputs): a case under which every mistake of ``kind`` differs from the correct output (stride 2,
     batch 3, ties), with the expected outputs from the oracle and the signatures of ``kind``'s mistakes; and the
     keyword arguments of ``kind``'s ``*_output`` functions."""
     rng = np.random.default_rng(0)
-    if kind.startswith("conv"):
+    if kind.startswith(("conv2d", "pool2d")):
+        case, inputs = _stacking_case(kind, rng)
+    elif kind.startswith("conv"):
         x, weights = rng.normal(size=(3, 1, 8, 9)), rng.normal(size=(3, 3, 3))
         grad_output = rng.normal(size=(3, 3, 3, 4))
         case = {"x": x, "weights": weights, "stride": np.array(2), "grad_output": grad_output,
@@ -381,7 +410,7 @@ def test_diagnose_returns_none_on_correct_noisy_or_misshapen_outputs(kind):
     case, _ = _mistake_case(kind)
     assert {field for field in case if field.startswith("mistake/")} == {
         f"mistake/{mistake.name}" for mistake in mistakes.MISTAKES if mistake.kind == kind}
-    correct = case["expected_out"] if kind.endswith("forward") else case["expected_grad"]
+    correct = case[mistakes.EXPECTED_FIELD[kind]]
     assert known_mistakes.diagnose(kind, correct, case) is None
     assert known_mistakes.diagnose(kind, correct + 1e-3, case) is None
     assert known_mistakes.diagnose(kind, correct[:1], case) is None

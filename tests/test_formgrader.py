@@ -79,7 +79,7 @@ def course(tmp_path_factory, gradebook):
     _only_pool_notebook(release, root / "class" / "zeros", WRONG_POOL)
     _only_pool_notebook(release, root / "class" / "patched", PATCHED_NUMPY)
     _only_pool_notebook(release, root / "class" / DIES,
-                        sample_class.class_sources("correct")[POOL] + "\nimport os\nos._exit(0)\n")
+                        sample_class.class_sources("correct")["pool"] + "\nimport os\nos._exit(0)\n")
     shutil.copytree(samples / LATE, root / "late" / LATE)
     return root
 

@@ -17,7 +17,7 @@ from autograder.runner.harvest import run_call
 from cnnkit import checks
 from grading_helpers import POINTS
 from mutations import MUTATIONS, mutated_class
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from reference import REFERENCE_CLASSES
 
 TABLE = "mutation-table.txt"
 NAMED_SHARE = 0.9
@@ -25,12 +25,11 @@ NAMED_SHARE = 0.9
 
 def visible_failures(mutation):
     """{check: its failure message} of the visible checks of the mutation's notebook that fail."""
-    cls = mutated_class(mutation)
-    conv_cls, pool_cls = (cls, MaxPooling2dLayer) if mutation.notebook.startswith("01") else (Convolution2dLayer, cls)
+    classes = {**REFERENCE_CLASSES, mutation.layer: mutated_class(mutation)}
     failures = {}
     for check in POINTS[mutation.notebook]:
         try:
-            getattr(checks, check)(conv_cls if check.startswith("conv") else pool_cls)
+            getattr(checks, check)(classes[check.split("_")[0]])
         except checks.CheckFailed as failure:
             failures[check] = str(failure)
     return failures
@@ -38,12 +37,12 @@ def visible_failures(mutation):
 
 def verdict_points_lost(mutation, hidden):
     """The points the kit's verdict takes away, and the reasons, {grade_id: reason}."""
-    cls = mutated_class(mutation)
+    classes = {**REFERENCE_CLASSES, mutation.layer: mutated_class(mutation)}
     reasons = {}
     for grade_id, points in POINTS[mutation.notebook].items():
         for call in verdict.calls_of(grade_id, hidden):
             call = {"max_items": 10_000, **call}  # as the calls file gives it (for the views)
-            reason = verdict.judge(call, run_call(call, {"conv": cls, "pool": cls}))
+            reason = verdict.judge(call, run_call(call, classes))
             if reason:
                 reasons[grade_id] = reason
                 break

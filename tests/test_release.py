@@ -17,10 +17,10 @@ HINT_LINES = re.compile(r"((?:^[ \t]*#[^\n]*\n)+)[ \t]*### BEGIN SOLUTION", re.M
 
 
 def hints(notebook):
-    """The comment lines right above each solution region of the source notebook's class cell: the hints, one
+    """The comment lines right above each solution region of the source notebook's class cells: the hints, one
     group per region (defined there only)."""
-    (cell,) = [cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")]
-    return [group.splitlines() for group in HINT_LINES.findall(cell.source)]
+    return [group.splitlines() for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("solution")
+            for group in HINT_LINES.findall(cell.source)]
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +31,12 @@ def regenerated(tmp_path_factory):
     return root / "notebooks"
 
 
-EXERCISES = ["01_convolution.ipynb", "02_max_pooling.ipynb"]  # the notebooks with code to write
+EXERCISES = ["01_convolution.ipynb", "02_max_pooling.ipynb", "04_layers_that_stack.ipynb"]  # with code to write
+CLASS_CELLS = {"01_convolution.ipynb": 1, "02_max_pooling.ipynb": 1, "04_layers_that_stack.ipynb": 3}
 
 
-def test_the_three_notebooks_exist_in_both_versions():
-    assert NAMES == [*EXERCISES, "03_training.ipynb"]
+def test_the_four_notebooks_exist_in_both_versions():
+    assert NAMES == sorted([*EXERCISES, "03_training.ipynb"])
     assert sorted(path.name for path in NOTEBOOKS.glob("*.ipynb")) == NAMES
 
 
@@ -74,7 +75,8 @@ def test_student_notebook_holds_no_solution_and_no_hidden_test(name):
 def test_hints_above_each_region_stay_visible(name):
     text = "\n".join(cell.source for cell in cells.read(NOTEBOOKS / name).cells)
     groups = hints(cells.read(SOLUTIONS / name))
-    assert len(groups) == 3 == text.count("raise NotImplementedError")  # a hint and a stub per method
+    regions = sum(len(cells.SOLUTION_REGION.findall(cell.source)) for cell in cells.read(SOLUTIONS / name).cells)
+    assert len(groups) == regions == text.count("raise NotImplementedError") >= 3  # a hint and a stub per region
     for line in (line for group in groups for line in group):
         assert line in text, f"notebooks/{name} lost the hint {line.strip()!r}: run `make release`"
 
@@ -96,6 +98,21 @@ def test_every_stub_fails_loudly_and_the_generator_stays_a_generator(name, class
         layer.backward({"x": x, "out": np.zeros((2, 3, 2, 3))}, np.ones((2, 3, 2, 3)))
 
 
+@pytest.mark.parametrize("class_name, args", [
+    ("Conv2dLayer", dict(n_inchannel=1, n_outchannel=3, filter_size=2, stride=2, padding=1)),
+    ("FastConv2dLayer", dict(n_inchannel=1, n_outchannel=3, filter_size=2, stride=2, padding=1)),
+    ("MaxPool2dLayer", dict(filter_size=2)),
+])
+def test_every_stub_of_notebook_04_fails_loudly(class_name, args):
+    classes = load_classes(NOTEBOOKS / "04_layers_that_stack.ipynb", "Conv2dLayer", "MaxPool2dLayer", "FastConv2dLayer")
+    layer = classes[class_name](**args)
+    x = np.zeros((2, 1, 5, 6))
+    with pytest.raises(NotImplementedError):
+        layer.forward(x)
+    with pytest.raises(NotImplementedError):
+        layer.backward({"x": x, "out": np.zeros((2, 3, 3, 4))}, np.ones((2, 3, 3, 4)))
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_nbgrader_metadata_is_complete(name):
     notebook = cells.read(SOLUTIONS / name)
@@ -106,8 +123,9 @@ def test_nbgrader_metadata_is_complete(name):
     assert graded and all(cell.metadata.nbgrader["points"] > 0 and cell.metadata.nbgrader["locked"] for cell in graded)
     assert all(cells.is_expected_to_fail(cell) for cell in graded), "graded cells fail in the student version"
     solution_cells = [cell for cell in notebook.cells if cell.metadata.nbgrader.get("solution")]
-    if name in EXERCISES:  # one class cell to complete
-        assert len(solution_cells) == 1 and cells.SOLUTION_REGION.search(solution_cells[0].source)
+    if name in EXERCISES:  # one class cell to complete per class
+        assert len(solution_cells) == CLASS_CELLS[name]
+        assert all(cells.SOLUTION_REGION.search(cell.source) for cell in solution_cells)
     else:  # 03 uses the classes of 01 and 02: nothing to write
         assert solution_cells == [] and not any(cells.SOLUTION_REGION.search(cell.source) for cell in notebook.cells)
 

@@ -10,14 +10,17 @@ import pytest
 from autograder import grade as grading
 from autograder import sample_class
 from autograder.release import generate_assignment
-from autograder.sample_class import CONV, EXPECTED_FAILURES, POOL, TRAINING, TYPICAL_MISTAKES, class_sources
+from autograder.sample_class import (CONV, EXPECTED_FAILURES, LAYERS, POOL, STACKING, TRAINING, TYPICAL_MISTAKES,
+                                     class_sources)
 from cnnkit import network
 from student_styles import STYLES, apply, reference_notebook
 
 LAYER_NOTEBOOKS = [CONV, POOL]
-# One student hands in all three notebooks with the styles that go together (03 trains on its layers); each other
-# style is a student of its own, with 01 and 02 only (training costs 15 s a student, and 03 depends on the layers
-# alone). Every style also surrounds some typical mistakes, and notebook 03 loads each style on its own.
+# One student hands in 01 to 03 with the styles that go together (03 trains on its layers), and the plain reference
+# of 04; each other style is a student of its own, with 01 and 02 only (training costs 15 s a student, and 03 depends
+# on the layers alone). Every style also surrounds the typical mistakes of 01 and 02, and notebook 03 loads each
+# style on its own.
+MISTAKES_01_02 = {mistake: notebook for mistake, notebook in TYPICAL_MISTAKES.items() if notebook in LAYER_NOTEBOOKS}
 ALL_AT_ONCE = ["lambda_helper", "module_rng", "helper_in_earlier_cell", "helper_in_later_cell", "base_class_in_other_cell",
                "numpy_alias", "copied_class_cell", "functools_partial", "class_decorator", "conditional_definitions",
                "magics_and_experiments", "global_state_changed_later"]
@@ -26,7 +29,7 @@ STYLE_NAMES = list(STYLES)
 
 def mistake_styles(mistake):
     """Three styles around a known mistake, a different three for each mistake."""
-    start = 3 * list(TYPICAL_MISTAKES).index(mistake)
+    start = 3 * list(MISTAKES_01_02).index(mistake)
     return [STYLE_NAMES[(start + offset) % len(STYLE_NAMES)] for offset in range(3)]
 
 
@@ -36,6 +39,8 @@ def write_student(folder, release, styles, sources=None, notebooks=LAYER_NOTEBOO
     for name in notebooks:
         if name == TRAINING:
             content = json.loads((release / f"{name}.ipynb").read_text())
+        elif name == STACKING:
+            content = reference_notebook(release, name)
         else:
             content = apply(reference_notebook(release, name, (sources or {}).get(name)), styles)
         (folder / f"{name}.ipynb").write_text(json.dumps(content, indent=1))
@@ -66,9 +71,10 @@ def graded(course, monkeypatch_module):
     class_dir = root / "class"
     for style in set(STYLE_NAMES) - set(ALL_AT_ONCE):
         write_student(class_dir / style, release, [style])
-    write_student(class_dir / "all_at_once", release, ALL_AT_ONCE, notebooks=[CONV, POOL, TRAINING])
-    for mistake, notebook in TYPICAL_MISTAKES.items():  # only the notebook of the mistake
-        write_student(class_dir / f"{mistake}_in_style", release, mistake_styles(mistake), class_sources(mistake),
+    write_student(class_dir / "all_at_once", release, ALL_AT_ONCE, notebooks=[CONV, POOL, TRAINING, STACKING])
+    for mistake, notebook in MISTAKES_01_02.items():  # only the notebook of the mistake
+        sources = {LAYERS[layer][0]: source for layer, source in class_sources(mistake).items()}
+        write_student(class_dir / f"{mistake}_in_style", release, mistake_styles(mistake), sources,
                       notebooks=[notebook])
     results = grading.grade(class_dir, course_root=root / "course", reports_dir=root / "reports", progress=False,
                             jobs=2)
@@ -96,7 +102,7 @@ def test_each_style_gets_full_marks_and_no_review(graded, style):
     assert result.status == ("graded" if student == "all_at_once" else "missing notebook"), result.notes
 
 
-def test_all_styles_at_once_get_full_marks_in_all_three_notebooks(graded):
+def test_all_styles_at_once_get_full_marks_in_every_notebook(graded):
     result = graded[0]["all_at_once"]
     assert result.status == "graded", result.notes
     assert all(points == max_points for *_, points, max_points in result.tests), result.tests
@@ -111,9 +117,9 @@ def test_the_review_report_lists_no_honest_style(graded):
     assert flagged & honest == set()
 
 
-@pytest.mark.parametrize("mistake", list(TYPICAL_MISTAKES))
+@pytest.mark.parametrize("mistake", list(MISTAKES_01_02))
 def test_a_mistake_in_any_style_loses_exactly_the_points_of_the_plain_mistake(graded, mistake):
-    result, notebook = graded[0][f"{mistake}_in_style"], TYPICAL_MISTAKES[mistake]
+    result, notebook = graded[0][f"{mistake}_in_style"], MISTAKES_01_02[mistake]
     assert lost(result, [notebook]) == EXPECTED_FAILURES[mistake] - {sample_class.TRAINING_TEST}, \
         (mistake_styles(mistake), result.notes)
     assert result.review == []
@@ -122,7 +128,7 @@ def test_a_mistake_in_any_style_loses_exactly_the_points_of_the_plain_mistake(gr
 def test_a_figure_drawn_while_grading_is_in_the_feedback_as_an_image(course, graded):
     root, _ = course
     pages = [page.read_text() for page in (root / "course" / "feedback" / "all_at_once" / "cnn").glob("*.html")]
-    assert len(pages) == 3 and any('src="data:image/png;base64,' in page for page in pages)
+    assert len(pages) == 4 and any('src="data:image/png;base64,' in page for page in pages)
     assert not any("&lt;Figure size" in page for page in pages)
 
 

@@ -13,13 +13,14 @@ from autograder import mistakes, verdict
 from autograder.hidden_cases import HIDDEN_CASES
 from autograder.release import SOLUTIONS, graded_cells
 from autograder.runner.harvest import run_call
-from autograder.sample_class import CONV, POOL, filled_in, solution_cell
+from autograder.sample_class import CONV, LAYERS, POOL, STACKING, filled_in, solution_cell
 from cnnkit import network
 from mutations import with_mistakes
 from reference import Convolution2dLayer, MaxPooling2dLayer
 import nbformat
 
-CONV_TESTS, POOL_TESTS = ([grade_id for grade_id, _ in graded_cells()[notebook]] for notebook in (CONV, POOL))
+CONV_TESTS, POOL_TESTS, STACKING_TESTS = ([grade_id for grade_id, _ in graded_cells()[notebook]]
+                                          for notebook in (CONV, POOL, STACKING))
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,8 @@ def test_the_reference_passes_every_test_and_trains_to_the_accuracy(hidden):
     conv = verdict.judge_notebook(CONV_TESTS, hidden, [SOLUTIONS / f"{CONV}.ipynb"])
     pool = verdict.judge_notebook(POOL_TESTS, hidden, [SOLUTIONS / f"{POOL}.ipynb"])
     assert passed(conv) == set(CONV_TESTS) and passed(pool) == set(POOL_TESTS)
+    stacking = verdict.judge_notebook(STACKING_TESTS, hidden, [SOLUTIONS / f"{STACKING}.ipynb"])
+    assert passed(stacking) == set(STACKING_TESTS), stacking.tests
     training = verdict.judge_notebook([verdict.TRAINING_TEST], hidden,
                                       [SOLUTIONS / f"{CONV}.ipynb", SOLUTIONS / f"{POOL}.ipynb"],
                                       layer_tests={**conv.tests, **pool.tests})
@@ -72,12 +75,12 @@ cache["out"] = np.zeros_like(cache["out"]).view(Close)
 @pytest.mark.parametrize("mistake", mistakes.MISTAKES, ids=[mistake.name for mistake in mistakes.MISTAKES])
 def test_each_registered_mistake_fails_exactly_its_tests_and_the_reason_names_its_cause(hidden, mistake):
     """The verdict's calls (visible and hidden cases) run in this process on the registry's code of the mistake."""
-    conv_cls, pool_cls = with_mistakes(mistake.name)
+    classes = with_mistakes(mistake.name)
     reasons = {}
-    for grade_id in CONV_TESTS if mistake.layer == "conv" else POOL_TESTS:
+    for grade_id, _ in graded_cells()[LAYERS[mistake.layer][0]]:
         for call in verdict.calls_of(grade_id, hidden):
             call = {"max_items": 10_000, **call}  # as the calls file gives it (for the views)
-            reason = verdict.judge(call, run_call(call, {"conv": conv_cls, "pool": pool_cls}))
+            reason = verdict.judge(call, run_call(call, classes))
             if reason:
                 reasons.setdefault(grade_id, reason)
     assert set(reasons) == mistake.fails

@@ -8,8 +8,8 @@ The calls come in phases: ``calls.npz``, then ``calls-1.npz``, ... Each is keyed
 indices, ``calls.npz`` also holds ``count``, the number of calls in all phases. A phase's file appears only once
 the grader has read the results of every call before it (a backward call carries the expected output of forward,
 which no forward call may find). A call has ``kind`` ("views", "forward", "backward" or "train"), ``layer``
-("conv" or "pool") and the inputs (``x``, ``k``, ``stride``, ``weights``, ``grad_output``, ``cache_out``,
-``max_items``, ``epochs``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
+(a key of :data:`CLASSES`) and the inputs (``x``, ``k``, ``stride``, ``padding``, ``weights``, ``bias``,
+``grad_output``, ``cache_out``, ``max_items``, ``epochs``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
 strings saying what came back instead of an array (``"type:..."``, ``"dtype:..."``, ``"missing"``), or ``error``
 (the exception raised).
 
@@ -36,7 +36,11 @@ NUMERIC_KINDS = "biuf"
 PROGRESS_BYTES = 160  # the progress record, rewritten in place
 # The notebooks and classes of cnnkit.network, spelled out: importing it (and SciPy through it) would cost a
 # second and a half per process, and only the training call needs it.
-CLASSES = {"conv": ("01_convolution.ipynb", "Convolution2dLayer"), "pool": ("02_max_pooling.ipynb", "MaxPooling2dLayer")}
+STACKING = "04_layers_that_stack.ipynb"
+CLASSES = {"conv": ("01_convolution.ipynb", "Convolution2dLayer"), "pool": ("02_max_pooling.ipynb", "MaxPooling2dLayer"),
+           "conv2d": (STACKING, "Conv2dLayer"), "pool2d": (STACKING, "MaxPool2dLayer"),
+           "fastconv2d": (STACKING, "FastConv2dLayer")}
+GRADIENTS = ("x", "weights", "bias")  # the keys of the dict that notebook 04's conv layers return from backward
 
 
 def _array(value):
@@ -53,6 +57,14 @@ def _layer(cls, call):
     k = int(call["k"])
     if call["layer"] == "pool":
         return cls(filter_size=k)
+    if call["layer"] == "pool2d":
+        return cls(filter_size=k, stride=int(call["stride"]))
+    if call["layer"] in ("conv2d", "fastconv2d"):
+        n_filters, n_channels = call["weights"].shape[:2]
+        layer = cls(n_inchannel=n_channels, n_outchannel=n_filters, filter_size=k, stride=int(call["stride"]),
+                    padding=int(call["padding"]))
+        layer.weights, layer.bias = call["weights"].copy(), call["bias"].copy()
+        return layer
     n_filters = call["weights"].shape[0] if "weights" in call else 2
     layer = cls(filter_size=k, stride=int(call["stride"]), n_outchannel=n_filters)
     if "weights" in call:
@@ -86,7 +98,12 @@ def _forward(cls, call):
 
 def _backward(cls, call):
     cache = {"x": call["x"].copy(), "out": call["cache_out"].copy()}
-    return {"grads": _array(_layer(cls, call).backward(cache, call["grad_output"].copy()))}
+    grads = _layer(cls, call).backward(cache, call["grad_output"].copy())
+    if call["layer"] not in ("conv2d", "fastconv2d"):
+        return {"grads": _array(grads)}
+    if not _isinstance(grads, _dict):
+        return {"grads": f"type:{_type(grads).__name__}"}
+    return {f"grads/{key}": _array(grads[key]) if key in grads else "missing" for key in GRADIENTS}
 
 
 def _train(classes, call):
@@ -97,18 +114,22 @@ def _train(classes, call):
 
 
 def _load(layers, loaded, options):
-    """{layer: class or NotebookLoadError} for these layers, loading each notebook once."""
+    """{layer: class or NotebookLoadError} for these layers, running each notebook's code once: ``loaded`` keeps the
+    classes by layer and each notebook's (namespace, problems) by file name."""
     for layer in layers:
         if layer not in loaded:
             notebook, name = CLASSES[layer]
-            skip = {(int(cell), int(index)) for entry in options.skip for file, cell, index in [entry.split(":")]
-                    if file == notebook}
-            try:
-                namespace, problems = run_code(notebook, options.cell_timeout, options.load_timeout, skip,
-                                               before=lambda s: _mark(options, f"load {notebook} {s.cell} {s.index}"))
-            except NotebookLoadError as error:
-                namespace, problems = {}, [str(error)]
-            save_arrays(options.results / f"load-{notebook}-{options.first}.npz", {"problems": np.array(problems, dtype=str)})
+            if notebook not in loaded:
+                skip = {(int(cell), int(index)) for entry in options.skip for file, cell, index in [entry.split(":")]
+                        if file == notebook}
+                try:
+                    loaded[notebook] = run_code(notebook, options.cell_timeout, options.load_timeout, skip,
+                                                before=lambda s: _mark(options, f"load {notebook} {s.cell} {s.index}"))
+                except NotebookLoadError as error:
+                    loaded[notebook] = {}, [str(error)]
+                save_arrays(options.results / f"load-{notebook}-{options.first}.npz",
+                            {"problems": np.array(loaded[notebook][1], dtype=str)})
+            namespace, problems = loaded[notebook]
             try:
                 loaded[layer] = classes_in(namespace, [name], problems, notebook)[name]
             except NotebookLoadError as error:
