@@ -68,7 +68,7 @@ def _conv2d_expected(x, weights, bias, stride, padding, grad_output, label=None)
     """A conv2d case dict: the inputs, the oracle's output and gradients, and a label when given."""
     grads = oracle.conv2d_backward(x, weights, grad_output, stride, padding)
     case = {"x": x, "weights": weights, "bias": bias, "stride": np.array(stride), "padding": np.array(padding),
-            "grad_output": grad_output, "expected_out": oracle.conv2d_forward(x, weights, bias, stride, padding),
+            "grad_output": grad_output, "expected_out": oracle.conv2d(x, weights, bias, stride, padding),
             **{f"expected_grad_{name}": grads[name] for name in ("x", "weights", "bias")}}
     return case if label is None else {"label": label, **case}
 

@@ -119,8 +119,11 @@ class Judgement:
         # Syntax trees are built here, before the thread starts, or under cnnkit.ast_lock's lock: CPython 3.11 fails
         # when two threads build them at once. nbformat's validation builds thousands when it first runs.
         _validate_once()
-        self._borrowed = {Path(file_name).stem: (class_name, verdict.borrowed_code(self.notebooks[Path(file_name).stem]))
-                          for file_name, class_name in harvest.CLASSES.values() if Path(file_name).stem in self.notebooks}
+        classes = {}  # notebook -> the names of the classes the student writes in it
+        for file_name, class_name in harvest.CLASSES.values():
+            classes.setdefault(Path(file_name).stem, []).append(class_name)
+        self._borrowed = {notebook: (", ".join(names), verdict.borrowed_code(self.notebooks[notebook]))
+                          for notebook, names in classes.items() if notebook in self.notebooks}
         self._thread = threading.Thread(target=self._judge, args=(hidden,), daemon=True, name=f"verdicts {student_id}")
         self._thread.start()
 

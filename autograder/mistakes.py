@@ -104,13 +104,13 @@ def pool_backward_average_output(x, grad_output, k):
 
 def conv2d_forward_padding_on_output_output(x, weights, bias, stride, padding):
     """The output of the unpadded input, with the padding's zeros added around it."""
-    out = oracle.conv2d_forward(x, weights, bias, stride, 0)
+    out = oracle.conv2d(x, weights, bias, stride, 0)
     return np.pad(out, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
 
 
 def conv2d_forward_channels_averaged_output(x, weights, bias, stride, padding):
     """The products summed over each window but averaged over the input channels, plus the bias."""
-    with_bias = oracle.conv2d_forward(x, weights, bias, stride, padding)
+    with_bias = oracle.conv2d(x, weights, bias, stride, padding)
     return (with_bias - bias[:, None, None]) / x.shape[1] + bias[:, None, None]
 
 

@@ -17,13 +17,13 @@ def conv_output_size(size, k, s):
 
 
 def conv_forward(x, weights, stride):
-    """:func:`conv2d_forward` of one input channel, without padding or bias (notebook 1's layer).
+    """:func:`conv2d` of one input channel, without padding or bias (notebook 1's layer).
 
     :param x: (N, 1, H, W) input.
     :param weights: (F, k, k) filters.
     :returns: (N, F, H_out, W_out) with H_out = (H - k) // s + 1.
     """
-    return conv2d_forward(x, weights[:, None], np.zeros(len(weights)), stride)
+    return conv2d(x, weights[:, None], np.zeros(len(weights)), stride)
 
 
 def conv_weight_grad(x, grad_output, k, stride):
@@ -39,7 +39,7 @@ def conv_weight_grad(x, grad_output, k, stride):
     return _weight_grad(x, _spread(grad_output, stride), k)[:, 0]
 
 
-def conv2d_forward(x, weights, bias, stride=1, padding=0):
+def conv2d(x, weights, bias, stride=1, padding=0):
     """Cross-correlation over every input channel, with zero padding and a bias.
 
     :param x: (N, C, H, W) input.
@@ -53,7 +53,7 @@ def conv2d_forward(x, weights, bias, stride=1, padding=0):
 
 
 def conv2d_backward(x, weights, grad_output, stride=1, padding=0):
-    """The gradients of :func:`conv2d_forward`, summed over the batch.
+    """The gradients of :func:`conv2d`, summed over the batch.
 
     The upstream gradient is spread out by the stride (zeros in between); then dW is the correlation of the padded
     input with it, and dx the *full convolution* (flipped filter) of it with the filter, cropped by the padding.

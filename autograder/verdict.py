@@ -94,7 +94,7 @@ def _call(kind, case, label, layer, judged=harvest_runner.GRADIENTS):
         if kind == "backward":
             call["grad_output"] = case["grad_output"]
             call["cache_out"] = oracle.conv_forward(x, weights, stride) if layer == "conv" else \
-                oracle.conv2d_forward(x, weights, case["bias"], stride, call["padding"])
+                oracle.conv2d(x, weights, case["bias"], stride, call["padding"])
             if layer != "conv":
                 call["judged"] = judged
         return call
@@ -427,7 +427,7 @@ def _expected_forward(call):
         return oracle.maxpool_forward(x, call["k"])
     if layer == "pool2d":
         return oracle.maxpool2d_forward(x, call["k"], call["stride"])
-    return oracle.conv2d_forward(x, call["weights"], call["bias"], call["stride"], call["padding"])
+    return oracle.conv2d(x, call["weights"], call["bias"], call["stride"], call["padding"])
 
 
 def _backward_problem(call, outputs):

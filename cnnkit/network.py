@@ -15,6 +15,7 @@ import io
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from cnnkit import checks, data
@@ -472,6 +473,14 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, 
               train_accuracy (running means over the epoch), val_loss, val_accuracy (after the epoch).
     """
     require_checked_layers(model)
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress)
+
+
+def _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress):
+    """:func:`train`'s loop. A mini-batch makes small matrices, which BLAS multiplies fastest on one thread: more
+    threads wait for each other (notebook 04's deeper network trained 5 times slower with two threads on a busy
+    2-core machine)."""
     n = len(x_train)
     n_batches = -(-n // batch_size)
     start_epoch = len(model.history)

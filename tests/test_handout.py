@@ -19,7 +19,7 @@ from grading_helpers import POINTS
 from notebook_cells import read, region_lines
 from reference import NOTEBOOKS, REPO, SOLUTIONS
 
-NOTEBOOK_NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb", "03_training.ipynb"]
+NOTEBOOK_NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb", "03_training.ipynb", "04_layers_that_stack.ipynb"]
 TESTS = sum(len(cells) for cells in POINTS.values())  # the graded tests, and their points in all
 TOTAL = sum(points for cells in POINTS.values() for points in cells.values())
 INSTRUCTOR_MODULES = [REPO / "autograder" / name for name in ("oracle.py", "cases.py", "mistakes.py",

@@ -9,7 +9,7 @@ from autograder import cases, grade, hidden_cases, verdict
 from autograder.hidden_cases import DEFAULT_SEED, HIDDEN_CASES
 from autograder.runner import hidden_tests
 from cnnkit import casefile, checks
-from reference import Convolution2dLayer, MaxPooling2dLayer
+from reference import REFERENCE_CLASSES
 
 TESTS = sorted(checks.RUNNERS)
 
@@ -62,21 +62,20 @@ def test_make_grade_stops_at_a_stale_or_missing_file_before_grading_anyone(tmp_p
     assert not (tmp_path / "course").exists()
 
 
-def test_there_are_cases_for_every_graded_cell_of_both_notebooks():
+def test_there_are_cases_for_every_graded_cell_of_the_layer_notebooks():
     assert set(generate()) == set(checks.RUNNERS) == set(checks.TITLES)
     assert all(len(test_cases) >= 2 for test_cases in generate().values())
 
 
 @pytest.mark.parametrize("test", TESTS)
 def test_the_reference_passes_every_hidden_case(test, capsys):
-    layer = Convolution2dLayer if test.startswith("conv") else MaxPooling2dLayer
-    hidden_tests.run(test, layer)
+    hidden_tests.run(test, REFERENCE_CLASSES[test.split("_")[0]])
     assert f"{test}: {len(hidden_tests.load(test))} hidden cases passed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("test", TESTS)
 def test_the_reference_passes_every_case_of_the_instructors_seed(test):
-    layer = Convolution2dLayer if test.startswith("conv") else MaxPooling2dLayer
+    layer = REFERENCE_CLASSES[test.split("_")[0]]
     secret = cases.for_checks(generate())[test]
     for number, case in enumerate(secret, start=1):
         checks.run_case(test, layer, case, f"hidden case {number} of {len(secret)}")

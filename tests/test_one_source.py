@@ -22,7 +22,7 @@ from cnnkit import checks, network
 README = REPO / "README.md"
 HANDOUT = REPO / "autograder" / "handout_template"
 TRAINING_NOTEBOOK = SOLUTIONS / f"{sample_class.TRAINING}.ipynb"
-LAYER_NOTEBOOKS = [sample_class.CONV, sample_class.POOL]
+LAYER_NOTEBOOKS = [sample_class.CONV, sample_class.POOL, sample_class.STACKING]  # the notebooks with layer tests
 
 
 def _cells(notebook):
@@ -40,9 +40,9 @@ def _percent(fraction):
 
 # ---- grade ids and points ------------------------------------------------------------------------------
 
-def test_every_list_of_layer_tests_is_the_graded_cells_of_notebooks_01_and_02():
+def test_every_list_of_layer_tests_is_the_graded_cells_of_the_layer_notebooks():
     layer_tests = {grade_id for notebook in LAYER_NOTEBOOKS for grade_id, _ in graded_cells()[notebook]}
-    fix = "the graded cells of solutions/01 and 02 are the source: add or rename the test there and in"
+    fix = "the graded cells of solutions/01, 02 and 04 are the source: add or rename the test there and in"
     assert set(checks.RUNNERS) == layer_tests, f"{fix} cnnkit/checks.py (RUNNERS)"
     assert set(checks.TITLES) == layer_tests, f"{fix} cnnkit/checks.py (TITLES)"
     assert set(cases.generate(0)) == layer_tests, f"{fix} autograder/cases.py (generate), then `make hidden`"

@@ -13,7 +13,7 @@ from cnnkit.notebook_loader import load_classes
 from reference import NOTEBOOKS, SOLUTIONS
 
 NAMES = sorted(path.name for path in SOLUTIONS.glob("*.ipynb"))
-HINT_LINES = re.compile(r"((?:^[ \t]*#[^\n]*\n)+)[ \t]*### BEGIN SOLUTION", re.M)
+HINT_LINES = re.compile(r"((?:^[ \t]*#(?!## END SOLUTION)[^\n]*\n)+)[ \t]*### BEGIN SOLUTION", re.M)
 
 
 def hints(notebook):
