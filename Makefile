@@ -70,7 +70,7 @@ hidden: $(READY)
 
 ## benchmark: seconds per submission: plain `nbgrader autograde`, `make grade` with 1 worker, 1 per core and 1 Dask
 ## worker per core through a scheduler, a re-run after a late submission, seconds per stage
-## (BENCHMARK_ARGS="--students N --baseline OTHER_CHECKOUT")
+## (BENCHMARK_ARGS="--students N --baseline OTHER_CHECKOUT"); then notebook 04's speed table (loop, vectorised, SciPy, PyTorch)
 benchmark: $(READY)
 	$(BIN)/python -m autograder.benchmark $(BENCHMARK_ARGS)
 

@@ -1,6 +1,7 @@
 """Grading throughput, measured side by side in one run: plain ``nbgrader autograde``, ``make grade`` with one
 worker, with one per core, and with one Dask worker per core through a scheduler (started here, on 127.0.0.1), a
-re-run after one late submission, and where a student's time goes.
+re-run after one late submission, and where a student's time goes; then notebook 04's speed table
+(:mod:`autograder.layer_speed`).
 
 Usage: ``python -m autograder.benchmark [--students N] [--baseline FOLDER]`` (what ``make benchmark`` runs). Every
 run grades the same N submissions (the sample class, repeated) in a fresh scratch course folder, one after the
@@ -21,7 +22,7 @@ import time
 from itertools import cycle, islice
 from pathlib import Path
 
-from autograder import cluster, sample_class, stages
+from autograder import cluster, layer_speed, sample_class, stages
 from autograder.release import ASSIGNMENT, generate_assignment, run_nbgrader
 
 # Plain `nbgrader autograde` stops the whole run at a notebook with a copied cell (duplicate grade id),
@@ -136,6 +137,8 @@ def main(argv=None):
     print(f"\nSeconds per student and stage, make grade with {cores} workers (the verdicts and their training run "
           "beside nbgrader's kernels, so stages overlap):")
     print("  " + ", ".join(f"{stage} {seconds:.2f}" for stage, seconds in breakdown.items()))
+    print()
+    layer_speed.main()  # notebook 04's speed table, on the reference layers
 
 
 if __name__ == "__main__":

@@ -334,17 +334,25 @@ def _run_conv_forward(layer_cls, case, label):
             diagnosis=lambda out: likely_cause("conv_forward", out, case["expected_out"], case))
 
 
-def _numerical_problem(layer, x, grad_output, wrt, title, config, cause, actual, what):
-    """Compare ``actual`` with the central differences of sum(layer.forward(x)["out"] * grad_output) with
-    respect to the array ``wrt`` (layer.weights or x itself); returns a find_problem tuple or None."""
+def _numerical_problem(layer, x, wrt, case, expected, actual, what, title, config, cause):
+    """Compare ``actual`` with the gradient of sum(layer.forward(x)["out"] * grad_output) with respect to the array
+    ``wrt`` (layer.weights, layer.bias or x itself); returns a find_problem tuple or None.
+
+    When the student's forward gives the case's expected output at x, that gradient is the ``expected`` one, which is
+    compared instead; otherwise it is computed by central differences (two calls of forward per element of ``wrt``).
+    """
+    grad_output = case["grad_output"]
     out = _forward(layer, x, title, config, cause)["out"]
     if not isinstance(out, np.ndarray) or out.shape != grad_output.shape:
         raise CheckFailed(_message(f'{title}: the numerical gradient check needs forward(x)["out"] of shape '
                                    f"{grad_output.shape}; yours is {getattr(out, 'shape', _a(out))}: run the forward "
                                    "checks first.", config))
-    with _student_code(f"{title}: forward(x), during the numerical gradient check", config, cause):
-        numerical = numerical_gradient(lambda: np.sum(layer.forward(x)["out"] * grad_output), wrt)
-    return find_problem(actual, numerical, what, NUMERICAL_RTOL, NUMERICAL_ATOL, reference="numerical gradient")
+    if find_problem(out, case["expected_out"], "out", RTOL, ATOL) is None:
+        gradient = expected
+    else:
+        with _student_code(f"{title}: forward(x), during the numerical gradient check", config, cause):
+            gradient = numerical_gradient(lambda: np.sum(layer.forward(x)["out"] * grad_output), wrt)
+    return find_problem(actual, gradient, what, NUMERICAL_RTOL, NUMERICAL_ATOL, reference="numerical gradient")
 
 
 def _check_gradient(actual, expected, numerical_problem, what, title, config, diagnosis, notes=()):
@@ -396,7 +404,8 @@ def _run_conv_backward(layer_cls, case, label):
     x_copy = x.copy()
     _check_gradient(
         grads, case["expected_grad"],
-        lambda: _numerical_problem(layer, x_copy, grad_output, layer.weights, title, config, cause, grads, what),
+        lambda: _numerical_problem(layer, x_copy, layer.weights, case, case["expected_grad"], grads, what, title, config,
+                                   cause),
         what, title, config, lambda g: likely_cause("conv_backward", g, case["expected_grad"], case))
 
 
@@ -430,8 +439,8 @@ def _run_pool_backward(layer_cls, case, label):
     x_copy = x.copy()
     _check_gradient(
         grads, case["expected_grad"],
-        None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
-                                                      what),
+        None if ties else lambda: _numerical_problem(layer, x_copy, x_copy, case, case["expected_grad"], grads, what,
+                                                      title, config, cause),
         what, title, config, lambda g: likely_cause("pool_backward", g, case["expected_grad"], case),
         notes=[TIE_RULE] if ties else [])
 
@@ -503,7 +512,7 @@ def _run_conv2d_backward(layer_cls, case, label, keys=GRADIENT_KEYS, title="conv
         expected = case[f"expected_grad_{key}"]
         _check_gradient(
             grads[key], expected,
-            lambda: _numerical_problem(layer, x_copy, grad_output, wrt, title, config, cause, grads[key], what),
+            lambda: _numerical_problem(layer, x_copy, wrt, case, expected, grads[key], what, title, config, cause),
             what, title, config, lambda g: likely_cause(f"conv2d_backward_{key}", g, expected, case))
 
 
@@ -553,8 +562,8 @@ def _run_pool2d_backward(layer_cls, case, label):
     x_copy = x.copy()
     _check_gradient(
         grads, case["expected_grad"],
-        None if ties else lambda: _numerical_problem(layer, x_copy, grad_output, x_copy, title, config, cause, grads,
-                                                      what),
+        None if ties else lambda: _numerical_problem(layer, x_copy, x_copy, case, case["expected_grad"], grads, what,
+                                                      title, config, cause),
         what, title, config, lambda g: likely_cause("pool2d_backward", g, case["expected_grad"], case),
         notes=[TIE_RULE] if ties else [])
 

@@ -460,7 +460,13 @@ class SGDMomentum(object):
             param += velocity
 
 
-def train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress=True):
+def cosine_decay(base, epoch, epochs):
+    """The learning rate of epoch ``epoch`` (0, 1, ..., epochs - 1) when it decays from ``base`` along half a cosine:
+    base * (1 + cos(pi * epoch / epochs)) / 2, so large steps first and ever smaller ones at the end."""
+    return base * (1 + np.cos(np.pi * epoch / epochs)) / 2
+
+
+def train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress=True, decay=False):
     """Train ``model`` with mini-batches drawn in a new random order every epoch.
 
     One progress bar per epoch shows the running mean loss and accuracy on the training batches seen so
@@ -468,23 +474,31 @@ def train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, 
 
     :param rng: ``numpy.random.Generator`` for the order of the examples: the same seed, the same training.
     :param progress: False hides the progress bars.
+    :param decay: True lowers the optimiser's learning rate before each epoch with :func:`cosine_decay` (from its
+        value when this call starts, which is restored at the end).
     :raises LayersNotReadyError: if the layers fail their checks (see :func:`require_checked_layers`).
     :returns: ``model.history``, to which one dict per epoch is appended: epoch, train_loss,
               train_accuracy (running means over the epoch), val_loss, val_accuracy (after the epoch).
     """
     require_checked_layers(model)
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress)
+    base = optimizer.learning_rate
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            return _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress, decay)
+    finally:
+        optimizer.learning_rate = base
 
 
-def _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress):
+def _train(model, optimizer, x_train, y_train, x_val, y_val, epochs, batch_size, rng, progress, decay):
     """:func:`train`'s loop. A mini-batch makes small matrices, which BLAS multiplies fastest on one thread: more
     threads wait for each other (notebook 04's deeper network trained 5 times slower with two threads on a busy
     2-core machine)."""
     n = len(x_train)
     n_batches = -(-n // batch_size)
-    start_epoch = len(model.history)
+    start_epoch, base = len(model.history), optimizer.learning_rate
     for epoch in range(start_epoch + 1, start_epoch + epochs + 1):
+        if decay:
+            optimizer.learning_rate = cosine_decay(base, epoch - start_epoch - 1, epochs)
         order = rng.permutation(n)
         total_loss, correct, seen = 0.0, 0, 0
         with tqdm(total=n_batches, desc=f"epoch {epoch:2d}/{start_epoch + epochs}", unit="batch",

@@ -68,14 +68,15 @@ def environment(course):
 @pytest.fixture(scope="module")
 def course(tmp_path_factory, gradebook):
     """A copy of the course folder (configuration and hidden cases) and a class: correct (01 and 02; the late student
-    hands in 03 too), all zeros (02 only), zeros behind patched numpy comparisons (02 only), a kernel that dies after
+    hands in every notebook), all zeros (02 only), zeros behind patched numpy comparisons (02 only), a kernel that dies after
     the right class (02 only); the late student waits in late/."""
     root = tmp_path_factory.mktemp("formgrader")
     shutil.copy(COURSE_ROOT / "nbgrader_config.py", root)  # its CourseDirectory.root is the folder it lies in
     shutil.copytree(COURSE_ROOT / "hidden", root / "hidden")
     release = generate_assignment(root)
     samples = sample_class.build(root / "samples", release)
-    shutil.copytree(samples / "correct", root / "class" / "correct", ignore=shutil.ignore_patterns(f"{TRAINING}.*"))
+    shutil.copytree(samples / "correct", root / "class" / "correct",
+                    ignore=shutil.ignore_patterns(f"{TRAINING}.*", f"{sample_class.STACKING}.*"))
     _only_pool_notebook(release, root / "class" / "zeros", WRONG_POOL)
     _only_pool_notebook(release, root / "class" / "patched", PATCHED_NUMPY)
     _only_pool_notebook(release, root / "class" / DIES,
@@ -252,7 +253,7 @@ def test_the_reports_from_the_gradebook_hold_every_student_and_who_graded_them(c
     assert {row["graded_by"] for row in rows.values()} == {"nbgrader autograde"}
     lost = sum(points for cells in graded_cells().values() for grade_id, points in cells
                if grade_id in EXPECTED_FAILURES[LATE])
-    assert rows[LATE]["total"] == f"{20 - lost:g}"
+    assert rows[LATE]["total"] == f"{sum(points for cells in graded_cells().values() for _, points in cells) - lost:g}"
     assert rows["correct"]["total"] == "16.5"  # the TA's manual score counts
     assert "Warning" not in capsys.readouterr().out
 

@@ -15,7 +15,7 @@ from nbgrader.api import Gradebook
 from autograder import grade as grading
 from autograder import feedback, sample_class, teaching_cells
 from autograder.release import ASSIGNMENT
-from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, TRAINING
+from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, STACKING, TRAINING
 from grading_helpers import POINTS, hidden_numbers
 
 FULL = {notebook: sum(points.values()) for notebook, points in POINTS.items()}
@@ -28,6 +28,8 @@ FEEDBACK_NAMES_THE_MISTAKE = {
     "gradient_to_every_tied_max": ["every tied maximum"],
     "average_pooling": ["this is average pooling"],
     "original_post": ["not the input index i", ".squeeze()", "the gradient goes to every tied maximum"],
+    "padding_on_output": ["the padding is applied to the output"],
+    "overlapping_gradients_replaced": ["must receive the SUM of their gradients"],
 }
 ENDLESS, CRASHING = "endless_loop", "kernel_dies"
 
@@ -72,7 +74,7 @@ def test_each_sample_student_loses_exactly_the_points_of_the_tests_it_should_fai
 
 def test_correct_gets_full_marks_and_release_zero(graded):
     results, _ = graded
-    assert results["correct"].scores == FULL == {CONV: 10, POOL: 7, TRAINING: 3}
+    assert results["correct"].scores == FULL == {CONV: 10, POOL: 7, TRAINING: 3, STACKING: 18}
     assert sum(results["untouched_release"].scores.values()) == 0
 
 
@@ -87,13 +89,13 @@ def test_a_broken_file_costs_only_its_notebook(graded, student):
 def test_an_endless_loop_times_out_and_the_other_notebook_still_counts(graded):
     result = graded[0][ENDLESS]
     assert result.status == "timed out"
-    assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0}
+    assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 18}
 
 
 def test_a_dying_kernel_is_recorded_and_keeps_the_points_of_the_other_notebook(graded):
     results, _ = graded
     assert results[CRASHING].status == "kernel died"
-    assert results[CRASHING].scores == {CONV: 10, POOL: 0, TRAINING: 0}
+    assert results[CRASHING].scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 18}
     assert results["correct"].scores == FULL
 
 
@@ -135,7 +137,8 @@ def test_grades_csv_has_exactly_the_documented_columns_and_a_row_per_student(gra
     with open(root / "reports" / "grades.csv") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["student_id", "status", "total", "max_total", f"{CONV}_score", f"{CONV}_max",
-                             f"{POOL}_score", f"{POOL}_max", f"{TRAINING}_score", f"{TRAINING}_max", "graded_by"]
+                             f"{POOL}_score", f"{POOL}_max", f"{TRAINING}_score", f"{TRAINING}_max",
+                             f"{STACKING}_score", f"{STACKING}_max", "graded_by"]
     assert sorted(row["student_id"] for row in rows) == sorted(results)
     correct = next(row for row in rows if row["student_id"] == "correct")
     full = {notebook: f"{total:g}" for notebook, total in FULL.items()}
@@ -150,7 +153,7 @@ def test_tests_csv_has_one_row_per_student_and_graded_cell(graded):
     with open(root / "reports" / "tests.csv") as file:
         rows = list(csv.DictReader(file))
     assert list(rows[0]) == ["student_id", "notebook", "grade_id", "points", "max_points", "scored_by"]
-    assert len(rows) == len(results) * 11 and {row["scored_by"] for row in rows} == {"kit"}
+    assert len(rows) == len(results) * sum(map(len, POINTS.values())) and {row["scored_by"] for row in rows} == {"kit"}
     post = {row["grade_id"]: row["points"] for row in rows if row["student_id"] == "original_post"}
     assert post["conv_forward_stride1"] == "2" and post["conv_forward_strided"] == "0"
 
@@ -219,7 +222,7 @@ def test_feedback_folder_holds_only_the_html_pages(graded):
 def test_release_holds_only_the_notebooks(graded):
     root = graded[1]
     files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
-    assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb", f"{TRAINING}.ipynb"]
+    assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb", f"{TRAINING}.ipynb", f"{STACKING}.ipynb"]
 
 
 def test_feedback_past_its_time_limit_becomes_plain_text_pages_that_keep_the_points(graded):
@@ -265,7 +268,7 @@ def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_perso
         comment.manual_comment = "Nice generator; mind the docstring."
         gradebook.db.commit()
     shutil.copytree(root / "class" / "flipped_kernel", folder / "late_student",  # 01 and 02: no training to wait for
-                    ignore=shutil.ignore_patterns(f"{TRAINING}.ipynb"))
+                    ignore=shutil.ignore_patterns(f"{TRAINING}.ipynb", f"{STACKING}.ipynb"))
 
     def check(results, regraded, reports):
         assert {r.student_id: not r.unchanged for r in results} == regraded
@@ -275,7 +278,7 @@ def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_perso
         assert reported_tests(reports, "correct")["conv_views"] == ("0.5", "person")
         assert reported_tests(reports, "correct")["conv_forward_stride1"] == ("2", "kit")
         with open(reports / "grades.csv") as file:
-            assert {row["student_id"]: row["total"] for row in csv.DictReader(file)}["correct"] == "19.5"
+            assert {row["student_id"]: row["total"] for row in csv.DictReader(file)}["correct"] == "37.5"
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
             assert gradebook.find_grade("conv_views", CONV, ASSIGNMENT, "correct").manual_score == 0.5
             assert gradebook.find_comment("conv_layer", CONV, ASSIGNMENT, "correct").manual_comment == \
