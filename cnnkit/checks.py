@@ -422,27 +422,30 @@ def _run_pool_forward(layer_cls, case, label):
             diagnosis=lambda out: likely_cause("pool_forward", out, case["expected_out"], case))
 
 
-def _run_pool_backward(layer_cls, case, label):
-    """backward(cache, grad_output) of a k x k pooling layer against the case's expected_grad (N, C, H, W) and, when
-    no window has a tie, the numerical gradient of the student's forward. The cache passed is {"x": x, "out": the
-    expected output}; grad_output (N, C, H // k, W // k)."""
-    x, k, grad_output = case["x"], int(case["k"]), case["grad_output"]
-    title = "pool backward"
-    config = describe_pool(x.shape, k, label)
-    cause = _error_cause(k, 1 in x.shape[:2], "k")
-    layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
-    cache = {"x": x.copy(), "out": case["expected_out"].copy()}
+def _check_pool_backward(layer, case, kind, title, config, cause):
+    """backward(cache, grad_output) of a pooling layer against the case's expected_grad (N, C, H, W) and, when no
+    window has a tie, the numerical gradient of the student's forward. The cache passed is {"x": x, "out": the
+    expected output}; ``kind`` is the kind of output of the diagnosis ("pool_backward" or "pool2d_backward")."""
+    x, grad_output = case["x"], case["grad_output"]
     what = "backward(cache, grad_output)"
     with _student_code(f"{title}: {what}", config, cause):
-        grads = layer.backward(cache, grad_output.copy())
+        grads = layer.backward({"x": x.copy(), "out": case["expected_out"].copy()}, grad_output.copy())
     ties = bool(case["ties"])
     x_copy = x.copy()
     _check_gradient(
         grads, case["expected_grad"],
         None if ties else lambda: _numerical_problem(layer, x_copy, x_copy, case, case["expected_grad"], grads, what,
                                                       title, config, cause),
-        what, title, config, lambda g: likely_cause("pool_backward", g, case["expected_grad"], case),
+        what, title, config, lambda g: likely_cause(kind, g, case["expected_grad"], case),
         notes=[TIE_RULE] if ties else [])
+
+
+def _run_pool_backward(layer_cls, case, label):
+    """:func:`_check_pool_backward` of a k x k pooling layer (stride k): grad_output (N, C, H // k, W // k)."""
+    k, title = int(case["k"]), "pool backward"
+    config = describe_pool(case["x"].shape, k, label)
+    layer = _make_layer(layer_cls, {"filter_size": k}, title, config)
+    _check_pool_backward(layer, case, "pool_backward", title, config, _error_cause(k, 1 in case["x"].shape[:2], "k"))
 
 
 def _run_conv_forward_and_backward(layer_cls, case, label):
@@ -550,22 +553,10 @@ def _run_pool2d_forward(layer_cls, case, label):
 
 
 def _run_pool2d_backward(layer_cls, case, label):
-    """backward(cache, grad_output) against the case's expected_grad (N, C, H, W) and, when no window has a tie, the
-    numerical gradient of the student's forward. The cache passed is {"x": x, "out": the expected output}."""
-    x, grad_output = case["x"], case["grad_output"]
+    """:func:`_check_pool_backward` of a k x k pooling layer with the case's stride: grad_output (N, C, H_out, W_out)."""
     title = "pool2d backward"
     layer, config, cause = _pool2d_setup(layer_cls, case, label, title)
-    what = "backward(cache, grad_output)"
-    with _student_code(f"{title}: {what}", config, cause):
-        grads = layer.backward({"x": x.copy(), "out": case["expected_out"].copy()}, grad_output.copy())
-    ties = bool(case["ties"])
-    x_copy = x.copy()
-    _check_gradient(
-        grads, case["expected_grad"],
-        None if ties else lambda: _numerical_problem(layer, x_copy, x_copy, case, case["expected_grad"], grads, what,
-                                                      title, config, cause),
-        what, title, config, lambda g: likely_cause("pool2d_backward", g, case["expected_grad"], case),
-        notes=[TIE_RULE] if ties else [])
+    _check_pool_backward(layer, case, "pool2d_backward", title, config, cause)
 
 
 # ---- the public checks --------------------------------------------------------------------------------
