@@ -74,3 +74,12 @@ CS231N_POOL_OUT = np.array([[[[-0.26315789, -0.24842105], [-0.20421053, -0.18947
                              [[0.20842105, 0.22315789], [0.26736842, 0.28210526]],
                              [[0.32631579, 0.34105263], [0.38526316, 0.4]]]])
 CS231N_TOLERANCE = 5e-8  # of rel_error, as published
+
+
+def torch_maxpool2d(x, grad_output, k, stride):
+    """(out, dL/dx) of ``torch.nn.functional.max_pool2d`` with autograd, in float64, as NumPy arrays (the conv
+    counterpart is autograder.layer_speed.torch_conv2d)."""
+    x_t = torch.tensor(x, requires_grad=True)
+    out_t = torch.nn.functional.max_pool2d(x_t, k, stride)
+    out_t.backward(torch.tensor(grad_output))
+    return out_t.detach().numpy(), x_t.grad.numpy()

@@ -15,7 +15,8 @@ from cnnkit import network
 from cnnkit.gradcheck import numerical_gradient
 from layer_configs import (CS231N_CONV_B, CS231N_CONV_OUT, CS231N_CONV_W, CS231N_CONV_X, CS231N_POOL_OUT, CS231N_POOL_X,
                            CS231N_TOLERANCE, MANY, SOME, conv_configs, make_conv, make_pool, needs_torch, pool_configs,
-                           rel_error, torch)
+                           rel_error, torch_maxpool2d)
+from autograder.layer_speed import torch_conv2d
 from reference import SOLUTIONS, Conv2dLayer, FastConv2dLayer, MaxPool2dLayer
 
 CONV_LAYERS = [Conv2dLayer, FastConv2dLayer]
@@ -102,14 +103,12 @@ def test_conv_gradients_are_the_numerical_gradients_of_the_reference_forward(con
 def test_both_conv_layers_match_torch(config):
     x, weights, bias, grad_output = make_conv(*config)
     stride, padding = config[4], config[5]
-    x_t, w_t, b_t = (torch.tensor(array, requires_grad=True) for array in (x, weights, bias))
-    out_t = torch.nn.functional.conv2d(x_t, w_t, b_t, stride=stride, padding=padding)
-    out_t.backward(torch.tensor(grad_output))
+    out_t, grads_t = torch_conv2d(x, weights, bias, grad_output, stride, padding)
     for cls in CONV_LAYERS:
         out, grads = run_conv(cls, x, weights, bias, grad_output, stride, padding)
-        np.testing.assert_allclose(out, out_t.detach().numpy(), rtol=0, atol=1e-10)
-        for name, tensor in [("x", x_t), ("weights", w_t), ("bias", b_t)]:
-            np.testing.assert_allclose(grads[name], tensor.grad.numpy(), rtol=0, atol=1e-10, err_msg=name)
+        np.testing.assert_allclose(out, out_t, rtol=0, atol=1e-10)
+        for name in ("x", "weights", "bias"):
+            np.testing.assert_allclose(grads[name], grads_t[name], rtol=0, atol=1e-10, err_msg=name)
 
 
 @needs_torch
@@ -118,13 +117,11 @@ def test_both_conv_layers_match_torch(config):
 def test_pool_layer_matches_torch_with_overlaps_and_ties(config):
     x, grad_output = make_pool(*config)
     k, stride = config[2], config[3]
-    x_t = torch.tensor(x, requires_grad=True)
-    out_t = torch.nn.functional.max_pool2d(x_t, k, stride)
-    out_t.backward(torch.tensor(grad_output))
+    out_t, grad_x_t = torch_maxpool2d(x, grad_output, k, stride)
     layer = MaxPool2dLayer(filter_size=k, stride=stride)
     cache = layer.forward(x)
-    np.testing.assert_array_equal(cache["out"], out_t.detach().numpy())
-    np.testing.assert_allclose(layer.backward(cache, grad_output), x_t.grad.numpy(), rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(cache["out"], out_t)
+    np.testing.assert_allclose(layer.backward(cache, grad_output), grad_x_t, rtol=0, atol=1e-12)
 
 
 # ---- the deeper network of notebook 04 ---------------------------------------------------------------------
