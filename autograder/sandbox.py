@@ -15,8 +15,10 @@ Wall-clock limits are the caller's job: it kills the process group (see :func:`k
 :func:`protections` says which protections are active, for the top of the grading output.
 """
 
+import ctypes
 import functools
 import os
+import resource
 import shutil
 import signal
 import subprocess
@@ -127,10 +129,26 @@ def command(argv, scratch, writable=(), environment=None):
     return wrapped + ["--chdir", str(scratch), "--", *argv]
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when the thread that started it ends
+_LIBC = ctypes.CDLL(None, use_errno=True)  # loaded here: a child between fork and exec must not import
+
+
+def _die_with(parent):
+    """Be killed when ``parent`` (the grading process that started this one) dies, or exit now if it already has.
+
+    bubblewrap's --die-with-parent does the same, but only once bubblewrap runs: a grader killed before then (while
+    a kernel's launcher starts Python, say) would leave the sandbox running."""
+    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:
+        os._exit(1)
+
+
 def preexec(limits=Limits()):
-    """A ``preexec_fn`` for subprocess: a new process group and the resource limits."""
+    """A ``preexec_fn`` for subprocess: killed with the caller, a new process group and the resource limits."""
+    parent = os.getpid()
+
     def apply():
-        import resource
+        _die_with(parent)
         os.setpgrp()
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
@@ -140,9 +158,13 @@ def preexec(limits=Limits()):
 
 def limits_prefix(limits=Limits()):
     """A command prefix that applies the resource limits, then runs the rest of the command line (for kernels,
-    whose launcher takes no ``preexec_fn``). SIGINT is ignored on the way: an interrupt goes to the whole process
-    group, and must stop the running cell, not the sandbox around the kernel (which installs its own handler)."""
-    code = ("import os, resource, signal, sys\n"
+    whose launcher takes no ``preexec_fn``), in a process killed with the one that runs this prefix (call it there).
+    SIGINT is ignored on the way: an interrupt goes to the whole process group, and must stop the running cell, not
+    the sandbox around the kernel (which installs its own handler)."""
+    code = ("import ctypes, os, resource, signal, sys\n"
+            f"ctypes.CDLL(None).prctl({PR_SET_PDEATHSIG}, signal.SIGKILL)\n"  # as _die_with does
+            f"if os.getppid() != {os.getpid()}:\n"
+            "    os._exit(1)\n"
             "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"  # only the kernel handles interrupts, not bwrap
             f"resource.setrlimit(resource.RLIMIT_AS, ({limits.memory_bytes}, {limits.memory_bytes}))\n"
             f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limits.file_bytes}, {limits.file_bytes}))\n"

@@ -45,10 +45,6 @@ NOTEBOOK_TIMEOUT = seconds("CNNKIT_NOTEBOOK_TIMEOUT")
 STARTUP_SECONDS = 30.0  # extra time for the first call of each process, and for a statement past its cell's limit
 MAX_LOAD_RESTARTS = 5  # statements that end the process while the classes are defined, skipped one per restart
 LARGEST_RESULT = 64 * sandbox.MIB
-# The verdict trains notebook 03's network for fewer epochs than the notebook: with correct layers it reads
-# at least 95% of the test digits after 4 epochs, for every one of 20 seeds (tests/test_verdict.py), and layers
-# that fail a check training relies on fail the test before any training.
-VERDICT_EPOCHS = 4
 TRAINING_NEEDS = [check.__name__ for *_, layer_checks in network.LAYER_CHECKS for check in layer_checks]
 TRAINING_TEST = "cnn_test_accuracy"
 SKIPPED = "not run: an earlier call of the same test timed out or crashed"
@@ -113,8 +109,8 @@ def calls_of(grade_id, hidden):
     :param hidden: {grade_id: [case dict, ...]}, the instructor's cases (see autograder/hidden_cases.py).
     """
     if grade_id == TRAINING_TEST:
-        return [{"kind": "train", "layer": "both", "epochs": VERDICT_EPOCHS,
-                 "label": f"training notebook 03's network for {VERDICT_EPOCHS} epochs"}]
+        return [{"kind": "train", "layer": "both", "epochs": network.GRADING_EPOCHS,
+                 "label": f"training notebook 03's network for {network.GRADING_EPOCHS} epochs"}]
     secret = hidden[grade_id]
     cases = [(case, case["label"]) for case in checks.visible_cases(grade_id)] + \
         [(case, f"hidden case {i} of {len(secret)}") for i, case in enumerate(secret, start=1)]

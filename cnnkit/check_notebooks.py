@@ -3,11 +3,14 @@
 ``python -m cnnkit.check_notebooks [FOLDER]`` (what the hand-out's ``make check`` runs). Each notebook is
 run from top to bottom in a fresh kernel, as "Restart Kernel and Run All Cells" would, from the saved
 file: save your notebooks first. The cells that only teach (figures and demos, tagged ``teaching``) are left
-out, as in grading, unless your code uses a name one of them defines. Nothing is written back to the notebooks.
+out, as in grading, unless your code uses a name one of them defines, and notebook 03 trains its network for as
+few epochs as grading does (NBGRADER_EXECUTION is set, as nbgrader's Validate sets it). Nothing is written back to
+the notebooks.
 A check line gives the check's name and points, then either what it printed when it passed or the first line of
 its diagnosis and the likely cause. The exit status is 1 when some check fails.
 """
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +41,8 @@ def check_notebook(path):
     notebook = nbformat.read(path, as_version=4)
     for index in teaching_cells(notebook.cells, lambda cell: TEACHING_TAG in cell["metadata"].get("tags", [])):
         notebook.cells[index].metadata.setdefault("tags", []).append(SKIP)
+    # As nbgrader's Validate button: NBGRADER_EXECUTION tells the notebooks they are checked (03 trains less).
+    os.environ["NBGRADER_EXECUTION"] = "validate"
     NotebookClient(notebook, timeout=CELL_TIMEOUT, allow_errors=True, skip_cells_with_tag=SKIP,
                    extra_arguments=["--IPKernelApp.log_level=ERROR", "--HistoryManager.hist_file=:memory:"],
                    resources={"metadata": {"path": str(Path(path).parent)}}).execute()

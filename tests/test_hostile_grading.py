@@ -11,6 +11,7 @@ the mixed run (in this process, 2 students at a time), the honest students alone
 (both with the command line, in the background, one student at a time).
 """
 
+import contextlib
 import csv
 import html
 import json
@@ -92,7 +93,7 @@ class Interrupted(Run):
 
     was_running: bool = False  # the first run was still grading when it was killed
     reports_before: bool = False  # the first run had written its reports before it was killed
-    left_running: list = field(default_factory=list)  # processes of the killed run still alive afterwards
+    left_running: dict = field(default_factory=dict)  # processes of the killed run still alive afterwards
 
 
 def environment(**extra):
@@ -121,11 +122,18 @@ def processes_with(marker, where="environ"):
 
 
 def wait_until_gone(marker, where="environ", seconds=15):
-    """The processes still holding ``marker`` after at most ``seconds`` of waiting for them to end."""
+    """The processes still holding ``marker`` after at most ``seconds`` of waiting for them to end:
+    {pid: its state and command line}."""
     deadline = time.monotonic() + seconds
     while (left := processes_with(marker, where)) and time.monotonic() < deadline:
         time.sleep(0.2)
-    return left
+    described = {}
+    for pid in left:
+        with contextlib.suppress(OSError):
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[:2]  # state, parent id
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            described[pid] = f"state {state[0]}, parent {state[1]}: {command[:300]}"
+    return described
 
 
 def wait_for_the_mixed_run(course, seconds=60):
@@ -449,7 +457,7 @@ def test_no_connection_reached_the_grader_machine(course, mixed):
 def test_no_process_started_by_a_student_is_left_running(course, mixed):
     """The daemons (setsid, double fork, Popen with a new session) died with their sandboxes."""
     assert "leaves_daemons" in course.hostile
-    assert wait_until_gone(course.targets.marker, where="cmdline", seconds=5) == []
+    assert wait_until_gone(course.targets.marker, where="cmdline", seconds=5) == {}
 
 
 def test_files_beside_the_notebooks_never_reach_the_grader(mixed):
@@ -477,7 +485,7 @@ def test_an_interrupted_run_graded_again_gives_the_results_of_an_uninterrupted_o
 @needs_bubblewrap
 def test_an_interrupted_run_leaves_no_process_behind(interrupted):
     """Once the killed run's process group is gone, none of its workers, kernels or sandboxes is still running."""
-    assert interrupted.left_running == []
+    assert interrupted.left_running == {}
 
 
 # ---- pages built from a submission, for the people who read them ----------------------------------------

@@ -152,11 +152,15 @@ def test_every_statement_of_the_accuracy_threshold_is_cnnkit_networks():
         "the graded cell of notebook 03 must use check_test_accuracy's default threshold"
 
 
-def test_the_readme_states_the_verdicts_epochs():
+def test_the_readme_and_notebook_03_state_the_epochs_of_grading():
     stated = re.findall(r"for (\d+) epochs, not the notebook's (\d+)", README.read_text())
-    assert stated == [(str(verdict.VERDICT_EPOCHS), str(network.TRAINING["epochs"]))], \
-        "README.md should say the verdict trains for verdict.VERDICT_EPOCHS epochs, the notebook for " \
+    assert stated == [(str(network.GRADING_EPOCHS), str(network.TRAINING["epochs"]))], \
+        "README.md should say grading trains for network.GRADING_EPOCHS epochs, the notebook for " \
         "cnnkit.network.TRAINING['epochs']"
+    text = _cell(sample_class.TRAINING, "training_text").source
+    assert re.findall(r"trains for (\d+) epochs\s+only", text) == [str(network.GRADING_EPOCHS)], \
+        "notebook 03's section 3.6 should say grading trains for network.GRADING_EPOCHS epochs"
+    assert "EPOCHS = network.GRADING_EPOCHS" in _cell(sample_class.TRAINING, "train").source
 
 
 # ---- time limits --------------------------------------------------------------------------------------

@@ -183,9 +183,9 @@ def test_a_class_that_returns_what_a_library_computes_is_flagged_for_a_human_loo
 
 @pytest.mark.parametrize("seed", range(20))
 def test_the_verdicts_shorter_training_reaches_the_threshold_with_correct_layers(seed):
-    """The verdict trains for VERDICT_EPOCHS, not the notebook's 15: with correct layers that is enough, whatever
+    """The verdict trains for GRADING_EPOCHS, not the notebook's 15: with correct layers that is enough, whatever
     the seed of the split, the initial weights and the order of the mini-batches (the verdict uses seed 0)."""
     model, x_test, y_test = network.train_digit_cnn(Convolution2dLayer, MaxPooling2dLayer, seed=seed,
-                                                    epochs=verdict.VERDICT_EPOCHS)
+                                                    epochs=network.GRADING_EPOCHS)
     accuracy = float(np.mean(model.predict(x_test) == y_test))
-    assert accuracy >= network.MINIMUM_ACCURACY + 0.03, f"seed {seed}: {accuracy:.1%} after {verdict.VERDICT_EPOCHS} epochs"
+    assert accuracy >= network.MINIMUM_ACCURACY + 0.03, f"seed {seed}: {accuracy:.1%} after {network.GRADING_EPOCHS} epochs"
