@@ -14,22 +14,24 @@ import pytest
 from nbgrader.api import Gradebook, SubmittedAssignment
 
 from autograder import cluster, grade as grading, kit_records, sample_class
-from autograder.release import generate_assignment, graded_cells
-from autograder.sample_class import EXPECTED_BROKEN, EXPECTED_FAILURES, TRAINING
+from autograder.release import graded_cells
+from autograder.sample_class import EXPECTED_BROKEN, EXPECTED_FAILURES, STACKING, TRAINING
 from grading_helpers import postgres_server
 
-# Four sample students handing in 01 and 02 (03 is left out: it trains for seconds, and the local run covers it).
+# Four sample students handing in 01 and 02 (03 and 04 are left out: the local run covers them, and a cluster grades
+# any notebook alike).
 STUDENTS = ["correct", "original_post", "flipped_kernel", "unreadable_notebook"]
+LEFT_OUT = (TRAINING, STACKING)
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def course(tmp_path_factory, course_copy):
     root = tmp_path_factory.mktemp("cluster")
-    samples = sample_class.build(root / "samples", generate_assignment(root / "course"))
+    samples = sample_class.build(root / "samples", course_copy(root / "course"))
     for student in STUDENTS:
         (root / "class" / student).mkdir(parents=True)
         for path in (samples / student).iterdir():
-            if path.stem != TRAINING:
+            if path.stem not in LEFT_OUT:
                 (root / "class" / student / path.name).write_bytes(path.read_bytes())
     return root
 
@@ -74,9 +76,9 @@ def distributed_run(course):
 
 
 def expected_points(student):
-    """{(notebook, grade_id): points} as a local run gives them (03 is not handed in)."""
+    """{(notebook, grade_id): points} as a local run gives them (03 and 04 are not handed in)."""
     broken, lost = EXPECTED_BROKEN.get(student, (None, None))[0], EXPECTED_FAILURES.get(student, set())
-    return {(notebook, grade_id): 0.0 if grade_id in lost or notebook in (broken, TRAINING) else max_points
+    return {(notebook, grade_id): 0.0 if grade_id in lost or notebook in (broken, *LEFT_OUT) else max_points
             for notebook, cells in graded_cells().items() for grade_id, max_points in cells}
 
 

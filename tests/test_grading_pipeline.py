@@ -35,13 +35,14 @@ ENDLESS, CRASHING = "endless_loop", "kernel_dies"
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, monkeypatch_module):
-    """Grade the sample class plus an endless and a crashing submission; returns (results by id, course root)."""
+def graded(tmp_path_factory, monkeypatch_module, course_copy):
+    """Grade the sample class plus an endless and a crashing submission; returns (results by id, course root).
+    The endless loop sleeps (the same time limit stops it; test_hostile_grading.py has loops that keep a core busy)."""
     root = tmp_path_factory.mktemp("course")
     monkeypatch_module.setenv("CNNKIT_CELL_TIMEOUT", "20")
-    from autograder.release import generate_assignment
-    class_dir = sample_class.build(root / "class", generate_assignment(root))
-    for student, code in [(ENDLESS, "while True:\n    pass\n"), (CRASHING, "import os\nos._exit(1)\n")]:
+    class_dir = sample_class.build(root / "class", course_copy(root))
+    for student, code in [(ENDLESS, "import time\nwhile True:\n    time.sleep(1)\n"),
+                          (CRASHING, "import os\nos._exit(1)\n")]:
         (class_dir / student).mkdir()
         for path in (class_dir / "correct").glob("*.ipynb"):
             notebook = json.loads(path.read_text())

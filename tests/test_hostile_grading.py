@@ -204,8 +204,9 @@ def monkeypatch_module():
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory, monkeypatch_module):
-    """The release, a private hidden cases file, and the folders of the three runs' students."""
+def course(tmp_path_factory, monkeypatch_module, course_copy):
+    """The release, a private hidden cases file, and the folders of the three runs' students (their course folders
+    generated: see conftest.py)."""
     for name, value in LIMITS.items():
         monkeypatch_module.setenv(name, value)
     tmp = tmp_path_factory.mktemp("hostile")
@@ -222,6 +223,8 @@ def course(tmp_path_factory, monkeypatch_module):
     listener.setblocking(False)
     targets = hostile_class.Targets(course_root=tmp / "course", hidden_cases=hidden, sentinel=sentinel,
                                     port=listener.getsockname()[1], marker=f"cnnkit-hostile-{uuid.uuid4().hex[:12]}")
+    for course_root in (targets.course_root, tmp / "alone", tmp / "interrupted-course"):
+        course_copy(course_root)
     built = Course(tmp, hidden, release, tmp / "mixed", tmp / "honest", tmp / "interrupted", targets, listener)
     built.hostile = hostile_class.build(built.mixed, release, targets, sandboxed=SANDBOXED)
     for student in HONEST:

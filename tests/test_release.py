@@ -24,10 +24,11 @@ def hints(notebook):
 
 
 @pytest.fixture(scope="module")
-def regenerated(tmp_path_factory):
-    """The student notebooks generated afresh from solutions/ into a scratch course folder."""
+def regenerated(tmp_path_factory, course_copy):
+    """The student notebooks generated afresh from solutions/ into a scratch course folder (by conftest.py's
+    course_copy: nbgrader generated its course in this test run)."""
     root = tmp_path_factory.mktemp("course")
-    write_student_notebooks(generate_assignment(root), root / "notebooks")
+    write_student_notebooks(course_copy(root), root / "notebooks")
     return root / "notebooks"
 
 

@@ -9,7 +9,6 @@ import pytest
 
 from autograder import grade as grading
 from autograder import sample_class
-from autograder.release import generate_assignment
 from autograder.sample_class import (CONV, EXPECTED_FAILURES, LAYERS, POOL, STACKING, TRAINING, TYPICAL_MISTAKES,
                                      class_sources)
 from cnnkit import network
@@ -47,9 +46,9 @@ def write_student(folder, release, styles, sources=None, notebooks=LAYER_NOTEBOO
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def course(tmp_path_factory, course_copy):
     root = tmp_path_factory.mktemp("styles")
-    return root, generate_assignment(root / "course")
+    return root, course_copy(root / "course")
 
 
 @pytest.mark.parametrize("style", STYLE_NAMES)
