@@ -37,6 +37,7 @@ import hostile_class
 from autograder import grade as grading
 from autograder import formgrader_views, hidden_cases, sample_class, sandbox
 from autograder.release import ASSIGNMENT, REPO, SOLUTIONS
+from autograder.sample_class import STACKING, TRAINING
 from active_content import MARKER, active_content
 from grading_helpers import chromium, free_port, hidden_numbers, jupyter_server
 from hostile_class import HOSTILE, NEEDS_SANDBOX, POINTS, PROBES
@@ -45,8 +46,10 @@ from notebook_cells import read, region_lines
 SANDBOXED = sandbox.bubblewrap() is not None
 needs_bubblewrap = pytest.mark.skipif(not SANDBOXED, reason="bubblewrap is not installed or namespaces are not "
                                                             "allowed here: student code would run unconfined")
-# Honest students of the sample class, with points in more than one notebook (one trains the network).
+# Honest students of the sample class, with points in more than one notebook: correct hands in every notebook (its
+# network trains), the other two only 01 and 02, where their mistakes are (03 and 04 are then missing).
 HONEST = ["average_pooling", "correct", "flipped_kernel"]
+ONLY_01_02 = {"average_pooling", "flipped_kernel"}
 # Graded again, killed partway and graded once more by the command line; cheap, and in this order.
 INTERRUPTED = ["memory_hog", "pretend_arrays"]
 LIMITS = {"CNNKIT_CELL_TIMEOUT": "20", "CNNKIT_CALL_TIMEOUT": "5", "CNNKIT_NOTEBOOK_TIMEOUT": "30"}
@@ -228,8 +231,9 @@ def course(tmp_path_factory, monkeypatch_module, course_copy):
     built = Course(tmp, hidden, release, tmp / "mixed", tmp / "honest", tmp / "interrupted", targets, listener)
     built.hostile = hostile_class.build(built.mixed, release, targets, sandboxed=SANDBOXED)
     for student in HONEST:
-        shutil.copytree(samples / student, built.mixed / student)
-        shutil.copytree(samples / student, built.honest / student)
+        left_out = [f"{TRAINING}.ipynb", f"{STACKING}.ipynb"] if student in ONLY_01_02 else []
+        for folder in (built.mixed, built.honest):
+            shutil.copytree(samples / student, folder / student, ignore=shutil.ignore_patterns(*left_out))
     for student in INTERRUPTED:
         shutil.copytree(built.mixed / student, built.interrupted / student)
     yield built
@@ -306,13 +310,16 @@ def test_each_attack_gets_its_status_and_only_the_points_it_earned(mixed, studen
 
 def test_honest_students_get_the_same_grades_among_attackers_as_alone(mixed, honest_alone):
     """Every honest grade (status, notebook scores, test points) is the same in the mixed run as alone, and the
-    one the sample class expects."""
+    one the sample class expects (for notebooks not handed in: missing, no point)."""
     results, _ = mixed
     assert {student: as_row(results[student]) for student in HONEST} == honest_alone
+    missing = set(POINTS[TRAINING]) | set(POINTS[STACKING])
     for student in HONEST:
         status, _, points = honest_alone[student]
         failed = {grade_id for grade_id, earned in points.items() if earned == 0}
-        assert (status, failed) == ("graded", sample_class.EXPECTED_FAILURES[student])
+        expected = sample_class.EXPECTED_FAILURES[student]
+        assert (status, failed) == (("missing notebook", expected | missing) if student in ONLY_01_02 else
+                                    ("graded", expected))
 
 
 def gradebook_scores(root, students):
