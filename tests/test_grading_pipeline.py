@@ -36,15 +36,16 @@ ENDLESS, CRASHING = "endless_loop", "kernel_dies"
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, monkeypatch_module, course_copy):
-    """Grade the sample class plus an endless and a crashing submission; returns (results by id, course root).
-    The endless loop sleeps (the same time limit stops it; test_hostile_grading.py has loops that keep a core busy)."""
+    """Grade the sample class plus an endless and a crashing submission (01 right, 02 broken, nothing else handed
+    in); returns (results by id, course root). The endless loop sleeps (the same time limit stops it;
+    test_hostile_grading.py has loops that keep a core busy)."""
     root = tmp_path_factory.mktemp("course")
     monkeypatch_module.setenv("CNNKIT_CELL_TIMEOUT", "20")
     class_dir = sample_class.build(root / "class", course_copy(root))
     for student, code in [(ENDLESS, "import time\nwhile True:\n    time.sleep(1)\n"),
                           (CRASHING, "import os\nos._exit(1)\n")]:
         (class_dir / student).mkdir()
-        for path in (class_dir / "correct").glob("*.ipynb"):
+        for path in [class_dir / "correct" / f"{CONV}.ipynb", class_dir / "correct" / f"{POOL}.ipynb"]:
             notebook = json.loads(path.read_text())
             if path.stem == POOL:
                 (cell,) = [c for c in notebook["cells"] if c["metadata"].get("nbgrader", {}).get("solution")]
@@ -90,13 +91,13 @@ def test_a_broken_file_costs_only_its_notebook(graded, student):
 def test_an_endless_loop_times_out_and_the_other_notebook_still_counts(graded):
     result = graded[0][ENDLESS]
     assert result.status == "timed out"
-    assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 18}
+    assert result.scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 0}
 
 
 def test_a_dying_kernel_is_recorded_and_keeps_the_points_of_the_other_notebook(graded):
     results, _ = graded
     assert results[CRASHING].status == "kernel died"
-    assert results[CRASHING].scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 18}
+    assert results[CRASHING].scores == {CONV: 10, POOL: 0, TRAINING: 0, STACKING: 0}
     assert results["correct"].scores == FULL
 
 
@@ -257,9 +258,9 @@ def reported_tests(reports, student):
 
 def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_persons_scores(graded):
     """A TA gives a manual score and a comment (nbgrader's Gradebook API, as the formgrader does); a late student
-    arrives; make grade runs again, then again with --force, then after the student changed a notebook. Only new or
-    changed submissions are graded unless forced, and the manual score and the comment survive every run; the
-    reports count the manual score and say whose it is."""
+    arrives; make grade runs again, then again with --force, then after the late student changed a notebook. Only
+    new or changed submissions are graded unless forced, and the manual score and the comment survive every run;
+    the reports count the manual score and say whose it is."""
     _, root = graded  # the last test of the module: the manual score changes what the tests above read
     folder = root / "rerun"
     shutil.copytree(root / "class" / "correct", folder / "correct")  # graded with the class: unchanged
@@ -290,8 +291,8 @@ def test_a_re_run_grades_only_new_or_changed_submissions_and_never_loses_a_perso
     forced = grading.grade(folder, course_root=root, reports_dir=root / "r2", progress=False, force=True)
     check(forced, {"correct": True, "late_student": True}, root / "r2")
     assert [(r.status, r.tests, r.review) for r in forced] == [(r.status, r.tests, r.review) for r in first]
-    changed = json.loads((folder / "correct" / f"{POOL}.ipynb").read_text())
+    changed = json.loads((folder / "late_student" / f"{POOL}.ipynb").read_text())
     changed["cells"].append({"cell_type": "markdown", "metadata": {}, "source": "Done!", "id": "late-note"})
-    (folder / "correct" / f"{POOL}.ipynb").write_text(json.dumps(changed))
+    (folder / "late_student" / f"{POOL}.ipynb").write_text(json.dumps(changed))
     check(grading.grade(folder, course_root=root, reports_dir=root / "r3", progress=False),
-          {"correct": True, "late_student": False}, root / "r3")
+          {"correct": False, "late_student": True}, root / "r3")
