@@ -196,7 +196,7 @@ def _gone(pid):
 
 
 LIMITS = {  # a limit of the renderer, the flood it cannot render whole, what the TA gets
-    "time": ({"timeout": 2}, (4, 2_000_000), "it took longer than 2 s to render", "without outputs"),
+    "time": ({"timeout": 4}, (4, 2_000_000), "it took longer than 4 s to render", "without outputs"),
     "memory": ({"memory": 300 << 20}, (1, 60_000_000),
                "it could not be rendered, or needed more than 300 MiB of memory", "without outputs"),
     "memory, even without outputs": ({"memory": 300 << 20}, (1, 200_000_000),
