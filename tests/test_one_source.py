@@ -161,6 +161,9 @@ def test_the_readme_and_notebook_03_state_the_epochs_of_grading():
     assert re.findall(r"trains for (\d+) epochs\s+only", text) == [str(network.GRADING_EPOCHS)], \
         "notebook 03's section 3.6 should say grading trains for network.GRADING_EPOCHS epochs"
     assert "EPOCHS = network.GRADING_EPOCHS" in _cell(sample_class.TRAINING, "train").source
+    handout = (HANDOUT / "README.md").read_text()
+    assert re.findall(r"notebook 03 trains for (\d+) epochs instead of (\d+)", handout) == [stated[0]], \
+        "the hand-out's README should say Validate and make check train for network.GRADING_EPOCHS epochs"
 
 
 # ---- time limits --------------------------------------------------------------------------------------
