@@ -33,6 +33,10 @@ NBGRADER_AUTOGRADE_PREPROCESSORS = [  # nbgrader's own default list (nbgrader.co
     "nbconvert.preprocessors.ClearMetadataPreprocessor", "nbgrader.preprocessors.LimitOutput",
     "nbgrader.preprocessors.SaveAutoGrades", "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata"]
+NBGRADER_SANITIZE_PREPROCESSORS = [  # the same, of the step before
+    "nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec", "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata"]
 
 
 def repeat_class(samples, folder, students, first=0):
@@ -49,7 +53,9 @@ def plain_autograde(class_dir, course_root):
     generate_assignment(course_root)
     for student in class_dir.iterdir():
         shutil.copytree(student, course_root / "submitted" / student.name / ASSIGNMENT)
-    preprocessors = [f"--Autograde.autograde_preprocessors={name}" for name in NBGRADER_AUTOGRADE_PREPROCESSORS]
+    preprocessors = [f"--Autograde.{step}_preprocessors={name}" for step, names in [
+        ("sanitize", NBGRADER_SANITIZE_PREPROCESSORS), ("autograde", NBGRADER_AUTOGRADE_PREPROCESSORS)]
+        for name in names]
     started = time.perf_counter()
     try:
         run_nbgrader("autograde", ASSIGNMENT, "--create", *preprocessors,

@@ -54,12 +54,23 @@ def check_sandbox(allow_unsandboxed):
     return name, sandboxed
 
 
-def _die_with_the_grader():
-    """Worker initializer (Linux): the worker is killed when the grading process dies, so an interrupted run
-    leaves nothing running that could race with the next one (its kernels die with the worker)."""
+# The libraries a grading worker imports, loaded once per grading process by multiprocessing's fork server: each
+# worker forked from it imports only the kit's own modules (about 5 s of CPU less per worker). The kit's modules are
+# not preloaded: they read the environment when imported (time limits, the scratch folder), which a worker takes from
+# the grader first (_start_worker).
+PRELOADED = ["numpy", "scipy.signal", "pandas", "matplotlib.pyplot", "sqlalchemy", "jupyter_client", "nbconvert",
+             "nbgrader.apps", "nbgrader.api", "tqdm.auto"]
+
+
+def _start_worker(environment, folder):
+    """Worker initializer: the grader's environment and working folder (a worker forked from the fork server starts
+    with the server's), and (Linux) death with its parent, the fork server, which ends when the grading process does:
+    an interrupted run leaves nothing running that could race with the next one (its kernels die with the worker)."""
+    os.environ.clear()
+    os.environ.update(environment)
+    os.chdir(folder)
     try:
         import ctypes
-        import signal
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: nothing to do
         pass
@@ -70,8 +81,10 @@ def workers(jobs, scheduler=None, allow_unsandboxed=False):
     """Yield the :class:`Workers` that grade: ``jobs`` processes here, or the Dask cluster at ``scheduler``, whose
     workers are checked first (raises NoSandbox when one has no sandbox and that is not allowed)."""
     if scheduler is None:
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_die_with_the_grader) as pool:
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(PRELOADED)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
+                                 initargs=(dict(os.environ), os.getcwd())) as pool:
             yield Workers(pool, f"{jobs} worker process{'es' if jobs > 1 else ''} on this machine")
         return
     from distributed import Client  # only a cluster run needs it

@@ -7,7 +7,7 @@ The hand-out is exactly what a student needs and nothing that computes an answer
   notebook 03's network pieces), with its case data and figure data computed afresh from the oracle;
 - the files of ``autograder/handout_template/``: a student README, a Makefile with ``make lab`` and
   ``make check``, and the student-only JupyterLab settings;
-- ``requirements.txt``: this repository's pins without its test tools.
+- ``requirements.txt``: this repository's pins of what students use (without the grading and test tools).
 
 Usage: ``python -m autograder.handout [DEST] [--working-copy FOLDER]``. With ``--working-copy`` (what the
 repository's ``make lab`` uses), FOLDER is brought up to date with the hand-out, except for the notebooks
@@ -27,13 +27,13 @@ TEMPLATE = Path(__file__).with_name("handout_template")
 STUDENT_PACKAGE = REPO / "cnnkit"
 HANDOUT = REPO / "build" / "handout"
 ZIP_NAME = "cnn-course-handout"
-TEST_TOOLS_HEADING = "# Tests"  # requirements.txt: everything from this line on is for the kit's own tests
+GRADING_HEADING = "# Grading"  # requirements.txt: from this line on, the grading and test tools students never use
 
 
 def student_requirements(requirements=REPO / "requirements.txt"):
-    """The lines of the repository's requirements.txt above its test tools."""
+    """The lines of the repository's requirements.txt above its grading and test tools."""
     lines = Path(requirements).read_text().splitlines()
-    return "\n".join(lines[:lines.index(TEST_TOOLS_HEADING)]).rstrip() + "\n"
+    return "\n".join(lines[:lines.index(GRADING_HEADING)]).rstrip() + "\n"
 
 
 def build(dest=HANDOUT, zip_path=None):

@@ -65,7 +65,8 @@ c.Execute.kernel_manager_class = "autograder.sandboxed_kernel.SandboxedKernelMan
 # Execution is nbgrader's Execute, but the cells that only teach (figures, demos) are not run and say so
 # (autograder/teaching_cells.py), and a cell that prints without end cannot fill the grader's memory: its output is
 # cut after 2 MB (autograder/limited_execute.py). SafeOutputs (autograder/safe_html.py) keeps only inert forms of the
-# outputs, for a TA who opens the autograded notebook. The rest of the list is nbgrader's default.
+# outputs, for a TA who opens the autograded notebook. KitCheckCellMetadata is nbgrader's CheckCellMetadata with its
+# JSON schema prepared once (autograder/cell_metadata.py). The rest of the list is nbgrader's default.
 c.Autograde.autograde_preprocessors = [
     "autograder.kit_autograde.StartVerdicts",
     "autograder.teaching_cells.SkipTeaching",
@@ -75,7 +76,16 @@ c.Autograde.autograde_preprocessors = [
     "autograder.kit_autograde.SaveVerdicts",
     "nbgrader.preprocessors.AssignLatePenalties",
     "autograder.safe_html.SafeOutputs",  # the outputs of grading are inert in the autograded notebook
-    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.cell_metadata.KitCheckCellMetadata",
+]
+# nbgrader's steps before that, with the same check of the cells' metadata, its JSON schema prepared once per process
+# instead of once per cell (autograder/cell_metadata.py).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "autograder.cell_metadata.KitCheckCellMetadata",
 ]
 c.KitVerdicts.hidden_cases = str(instructor_file(COURSE_ROOT))
 

@@ -24,18 +24,22 @@ def to_bytes(cases):
     return buffer.getvalue()
 
 
-def read(path):
-    """{test: [case dict, ...]} from a file written with :func:`to_bytes`; 0-d string arrays become str."""
+def read(path, tests=None):
+    """{test: [case dict, ...]} from a file written with :func:`to_bytes`, of every test or only of those in
+    ``tests``; 0-d string arrays become str."""
     cases = {}
     with AST_LOCK, np.load(path, allow_pickle=False) as data:
         for key in data.files:
             test, index, name = key.split("/", 2)
+            if tests is not None and test not in tests:
+                continue
             value = data[key]
             cases.setdefault(test, {}).setdefault(int(index), {})[name] = str(value) if value.dtype.kind == "U" else value
     return {test: [by_index[i] for i in sorted(by_index)] for test, by_index in cases.items()}
 
 
 @functools.lru_cache(maxsize=None)
-def read_once(path):
-    """:func:`read`, once per path and process (the checks run the same cases many times)."""
-    return read(path)
+def cases_of(path, test):
+    """The cases of ``test`` in the file at ``path``, read once per test and process (the checks run the same cases
+    many times; a kernel that runs one notebook's checks reads that notebook's cases only)."""
+    return read(path, {test})[test]

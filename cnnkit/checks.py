@@ -606,7 +606,7 @@ def run_case(test, layer_cls, case, label):
 
 def visible_cases(test):
     """The visible cases of one test: a list of case dicts, in the order they run (the hand-checkable one first)."""
-    return casefile.read_once(VISIBLE_CASES)[test]
+    return casefile.cases_of(VISIBLE_CASES, test)
 
 
 def _run_visible(test, layer_cls):
