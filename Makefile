@@ -39,7 +39,7 @@ lab: $(READY)
 formgrader: $(READY)
 	cd autograder && JUPYTER_CONFIG_PATH=$(CURDIR)/autograder/jupyter-config $(CURDIR)/$(BIN)/jupyter lab $(LAB_ARGS)
 
-## test: the whole suite (reference vs oracle, checks, release sync, nbval on both notebook sets)
+## test: the whole suite (reference vs oracle, checks, release sync, the notebooks run, nbval on the student ones)
 test: $(READY)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -12,7 +12,9 @@ NAMES = ["01_convolution.ipynb", "02_max_pooling.ipynb", "03_training.ipynb"]
 EXPECTED_ERRORS = {"NotImplementedError", "LayersNotReadyError"}
 
 
-@pytest.mark.parametrize("name", NAMES[:2])  # 03's reference run is in test_network.py, which checks its outputs
+# The reference notebooks' only run in the suite (nbval runs the student notebooks); 03's is in test_network.py, which
+# also checks its outputs.
+@pytest.mark.parametrize("name", [*NAMES[:2], "04_layers_that_stack.ipynb"])
 def test_reference_notebook_runs_without_any_error(name):
     notebook = cells.read(SOLUTIONS / name)
     for cell in notebook.cells:  # nothing is allowed to fail in the reference, tagged or not
