@@ -123,3 +123,20 @@ def test_a_worker_without_a_sandbox_is_refused_unless_limits_only_grading_is_all
                 pass
         with cluster.workers(1, address, allow_unsandboxed=True) as workers:
             assert len(workers.unsandboxed) == 1 and "dashboard" in workers.description
+
+
+def test_local_workers_take_the_graders_environment_and_folder_at_every_run(tmp_path, monkeypatch):
+    """make grade's local workers are forked from a fork server that lives as long as the grading process: the
+    workers of each run still see the environment and working folder of that run, also in the time limits the kit's
+    modules read when imported."""
+    limit_when_imported = "__import__('autograder.verdict', fromlist=['CALL_TIMEOUT']).CALL_TIMEOUT"
+    for number, seconds in enumerate(["7", "9"]):
+        monkeypatch.setenv("CNNKIT_CALL_TIMEOUT", seconds)
+        folder = tmp_path / f"run-{number}"
+        folder.mkdir()
+        monkeypatch.chdir(folder)
+        with cluster.workers(2) as workers:
+            limits = [workers.executor.submit(eval, limit_when_imported) for _ in range(4)]
+            folders = [workers.executor.submit(os.getcwd) for _ in range(4)]
+            assert {future.result() for future in limits} == {float(seconds)}
+            assert {future.result() for future in folders} == {str(folder)}
