@@ -25,23 +25,34 @@ FEEDBACK_TIMEOUT = seconds("CNNKIT_FEEDBACK_TIMEOUT")  # per student
 TOO_SLOW_REASON = "it took longer than"
 
 
-WARM_UP_NOTEBOOK = SOLUTIONS / "01_convolution.ipynb"  # markdown, maths, code and figures: every kind of content
-_warmed = []  # holds True once this process has rendered it
+WARM_UP_NOTEBOOK = SOLUTIONS / "01_convolution.ipynb"  # markdown, maths and code: every kind of cell
+_warmed = False  # whether this process has rendered it
 
 
-def warm_up(config):
-    """Render :data:`WARM_UP_NOTEBOOK` in memory with the feedback exporter configured by ``config``, as nbgrader's
-    GenerateFeedback would (every test at 0 points), once per process; nothing is written."""
-    if _warmed:
-        return
-    _warmed.append(True)
+def warm_up_page(config):
+    """The feedback page of :data:`WARM_UP_NOTEBOOK` rendered in memory with the feedback exporter configured by
+    ``config``, as nbgrader's GenerateFeedback would render it (every test at 0 points); nothing is written."""
     nb = nbformat.read(WARM_UP_NOTEBOOK, as_version=4)
     for cell in nb.cells:
         if cell.metadata.get("nbgrader", {}).get("grade"):
             cell.metadata.nbgrader["score"] = 0.0
     grades = {"notebook": WARM_UP_NOTEBOOK.stem, "score": 0.0, "max_score": 0.0, "late_penalty": 0.0}
-    FeedbackExporter(config=config).from_notebook_node(nb, resources={"nbgrader": grades,
-                                                                      "cnnkit": {"tests": [], "first_fix": None}})
+    page, _ = FeedbackExporter(config=config).from_notebook_node(
+        nb, resources={"nbgrader": grades, "cnnkit": {"tests": [], "first_fix": None}})
+    return page
+
+
+def warm_up(config):
+    """:func:`warm_up_page`, once per process. Only a speed-up: if it fails (say the template came to need more
+    than those resources), each child renders as it would have anyway, and reports any real problem."""
+    global _warmed
+    if _warmed:
+        return
+    _warmed = True
+    try:
+        warm_up_page(config)
+    except Exception:
+        pass
 
 
 def _render(api, student_id):

@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 
 from autograder import grade as grading
 from autograder import feedback, sample_class, teaching_cells
-from autograder.release import ASSIGNMENT
+from autograder.release import ASSIGNMENT, COURSE_ROOT
 from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, STACKING, TRAINING
 from grading_helpers import POINTS, hidden_numbers
 
@@ -239,6 +239,14 @@ def test_feedback_past_its_time_limit_becomes_plain_text_pages_that_keep_the_poi
         assert "Score: 7 / 7" in page and "pool_backward_ties: 2 / 2" in page and "<script" not in page
     finally:
         assert feedback.generate(api, root, "correct", [CONV, POOL, TRAINING], tests) is None
+
+
+def test_the_page_that_warms_up_each_grading_process_renders_with_the_courses_feedback_settings():
+    """feedback.warm_up renders it before the first student's pages and ignores a failure (only a speed-up): it must
+    render, else every feedback child fills the caches again."""
+    page = feedback.warm_up_page(grading.make_api(COURSE_ROOT).config)
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", re.sub(r"<style.*?</style>", "", page, flags=re.S)))
+    assert "01_convolution: 0.0 of 0.0 points" in text and "A convolution layer from scratch" in text
 
 
 def test_the_feedback_says_which_cells_were_not_run_for_grading(graded):
