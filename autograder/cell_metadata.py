@@ -1,9 +1,10 @@
 """nbgrader's check of the cells' nbgrader metadata, with its JSON schema made into a validator once per process.
 
 nbgrader's validator calls ``jsonschema.validate`` for every cell, which checks the schema itself each time: 0.15 s
-for the course's four notebooks (0.015 s here), and it runs twice per notebook autograded. Here metadata that the prepared validator accepts passes at once; any
-other goes through nbgrader's own check, which raises nbgrader's error. Set in nbgrader_config.py in place of
-nbgrader's CheckCellMetadata, in Autograde's sanitizing and autograding steps.
+for the course's four notebooks (0.015 s here), and it runs twice per notebook autograded. Here metadata that the
+prepared validator accepts passes at once; any other goes through nbgrader's own check, which raises nbgrader's
+error. Set in nbgrader_config.py in place of nbgrader's CheckCellMetadata, in Autograde's sanitizing and
+autograding steps.
 """
 
 import traceback
