@@ -32,7 +32,7 @@ import numpy as np
 from autograder import hidden_cases, mistakes, oracle, sandbox, stages
 from autograder.runner import harvest as harvest_runner
 from autograder.time_limits import seconds
-from cnnkit import checks, network
+from cnnkit import checks, network, position_loops
 from cnnkit.ast_lock import AST_LOCK
 from cnnkit.checks import view_start_cause
 from cnnkit.diagnosis import likely_cause
@@ -70,6 +70,7 @@ class NotebookVerdict:
 
 BOTH = ["forward", "backward"]
 CALL_KINDS = {"conv_batch_of_one": BOTH, "conv2d_batch_of_one": BOTH, "fastconv2d": BOTH}  # else the id's 2nd word
+VECTORISED_TEST = "fastconv2d"  # its layer must not loop in Python over the output positions
 JUDGED_GRADIENTS = {"conv2d_backward_params": ("weights", "bias"), "conv2d_backward_input": ("x",)}  # else all three
 NOT_SENT = {"label", "judged"}  # what a call carries for the judging only
 
@@ -116,7 +117,18 @@ def calls_of(grade_id, hidden):
         [(case, f"hidden case {i} of {len(secret)}") for i, case in enumerate(secret, start=1)]
     kinds = CALL_KINDS[grade_id] if grade_id in CALL_KINDS else [grade_id.split("_")[1]]
     layer, judged = grade_id.split("_")[0], JUDGED_GRADIENTS.get(grade_id, harvest_runner.GRADIENTS)
-    return [_call(kind, case, label, layer, judged) for case, label in cases for kind in kinds]
+    calls = [_call(kind, case, label, layer, judged) for case, label in cases for kind in kinds]
+    if grade_id == VECTORISED_TEST:
+        calls += [_positions_call(probe) for probe in position_loops.PROBES]
+    return calls
+
+
+def _positions_call(probe):
+    """The call that counts the lines of the student's code at two input sizes (see cnnkit.position_loops)."""
+    small, large = (probe.arrays(output) for output in position_loops.OUTPUTS)
+    return {"kind": "positions", "layer": VECTORISED_TEST, "label": "two input sizes, lines of code counted",
+            "k": probe.k, "stride": probe.stride, "padding": probe.padding, **small,
+            "x_large": large["x"], "grad_output_large": large["grad_output"]}
 
 
 def load_hidden(path):
@@ -341,8 +353,10 @@ def harvest(phases, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None, ow
 # ---- code worth a human look -------------------------------------------------------------------------
 
 # A class that returns what a library computes earns its points (its outputs are right) but deserves a look: the
-# kit's oracle, SciPy, deep-learning frameworks, and dynamic imports that could hide them.
-BORROWED = re.compile(r"\b(oracle|scipy|torch|tensorflow|jax|keras|cupy|__import__|importlib|sys\.modules)\b")
+# kit's oracle, SciPy, deep-learning frameworks, and dynamic imports that could hide them; and code that touches the
+# line counter that tells a vectorised layer from a loop (cnnkit.position_loops).
+BORROWED = re.compile(r"\b(oracle|scipy|torch|tensorflow|jax|keras|cupy|__import__|importlib|sys\.modules|"
+                      r"settrace|position_loops)\b")
 
 
 def borrowed_code(notebook):
@@ -446,6 +460,19 @@ def _backward_problem(call, outputs):
     return _problem(outputs.get("grads", "missing"), expected, what, call, _output_kind(call))
 
 
+def _positions_problem(outputs):
+    """None if the student's code ran about as many lines for both input sizes of a "positions" call, else why not."""
+    lines, counts = outputs.get("lines"), outputs.get("line_counts")
+    if not (isinstance(lines, np.ndarray) and lines.shape == (2,) and lines.dtype.kind in "iu"):
+        return "its lines of code could not be counted"
+    small, large = position_loops.OUTPUTS
+    problem = position_loops.loop_problem(int(lines[0]), int(lines[1]), small, large)
+    if problem and isinstance(counts, np.ndarray) and counts.shape == (2,) and "line" in outputs:
+        problem += " Likely cause: " + position_loops.loop_cause((str(outputs["line"]), *map(int, counts)), small,
+                                                                 large)
+    return problem
+
+
 def judge(call, outputs):
     """None if the saved ``outputs`` of ``call`` are right, else the reason."""
     if isinstance(outputs, str):
@@ -461,6 +488,8 @@ def judge(call, outputs):
                      _output_kind(call))
     if call["kind"] == "backward":
         return _backward_problem(call, outputs)
+    if call["kind"] == "positions":
+        return _positions_problem(outputs)
     if call["kind"] == "views":
         stride = call.get("stride", k)
         h_out, w_out = oracle.conv_output_size(x.shape[2], k, stride), oracle.conv_output_size(x.shape[3], k, stride)

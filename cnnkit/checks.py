@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cnnkit import casefile, tracebacks
+from cnnkit import casefile, position_loops, tracebacks
 from cnnkit.diagnosis import SQUEEZE, likely_cause, squeeze_cause
 from cnnkit.gradcheck import numerical_gradient
 
@@ -594,7 +594,7 @@ TITLES = {  # test -> what its line says when every case passed
     "conv2d_backward_input": "conv2d backward: dL/dx",
     "conv2d_batch_of_one": "conv2d, batch of one, one channel or filter",
     "pool2d_forward": "pool2d forward: overlapping windows", "pool2d_backward": "pool2d backward: overlaps and ties",
-    "fastconv2d": "FastConv2dLayer, forward and backward",
+    "fastconv2d": "FastConv2dLayer, vectorised, forward and backward",
 }
 
 
@@ -609,11 +609,14 @@ def visible_cases(test):
     return casefile.cases_of(VISIBLE_CASES, test)
 
 
-def _run_visible(test, layer_cls):
+def _run_visible(test, layer_cls, then=None):
+    """Run the visible cases of ``test``, then ``then(layer_cls)`` if given, and print one line."""
     cases = visible_cases(test)
     with notes_once(len(cases)):
         for case in cases:
             run_case(test, layer_cls, case, case["label"])
+    if then is not None:
+        then(layer_cls)
     print(f"{TITLES[test]}: {len(cases)} cases passed.")
 
 
@@ -709,5 +712,33 @@ def pool2d_backward(layer_cls):
 
 
 def fastconv2d(layer_cls):
-    """The vectorised layer, forward and backward, in every configuration of the conv2d checks."""
-    _run_visible("fastconv2d", layer_cls)
+    """The vectorised layer, forward and backward, in every configuration of the conv2d checks; then, that it has no
+    Python loop over the output positions (see :mod:`cnnkit.position_loops`)."""
+    _run_visible("fastconv2d", layer_cls, then=check_no_position_loop)
+
+
+def check_no_position_loop(layer_cls, title="fastconv2d"):
+    """Run forward and backward of ``layer_cls`` (notebook 04's conv API) in each configuration of
+    :data:`cnnkit.position_loops.PROBES`, at two input sizes; raise CheckFailed, naming the line that ran more often,
+    when the student's code ran more lines for the larger input (a Python loop over the positions)."""
+    small, large = position_loops.OUTPUTS
+    for probe in position_loops.PROBES:
+        size = probe.input_size(small)
+        config = describe_conv2d((probe.batch, probe.channels, size, size), probe.k, probe.stride, probe.padding,
+                                 probe.filters, f"and the same at {probe.input_size(large)}x{probe.input_size(large)}")
+        counts = []
+        for output in (small, large):
+            arrays = probe.arrays(output)
+            layer = _make_layer(layer_cls, {"n_inchannel": probe.channels, "n_outchannel": probe.filters,
+                                            "filter_size": probe.k, "stride": probe.stride, "padding": probe.padding},
+                                title, config)
+            layer.weights, layer.bias = arrays["weights"], arrays["bias"]
+            with _student_code(f"{title}: forward(x), then backward(cache, grad_output)", config):
+                counts.append(position_loops.lines_run(layer, arrays["x"], arrays["grad_output"]))
+        totals = [sum(count.values()) for count in counts]
+        problem = position_loops.loop_problem(*totals, small, large)
+        if problem:
+            grown = position_loops.most_grown(*counts)
+            cause = grown and position_loops.loop_cause((position_loops.describe_line(*grown[:2]), *grown[2:]),
+                                                        small, large)
+            raise CheckFailed(_message(f"{title}: {problem}", config, cause=cause))

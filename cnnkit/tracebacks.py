@@ -6,6 +6,7 @@ and the student's own files, none of the kit's, the standard library's or instal
 ``%xmode Minimal`` (the grading kernels) only the message. ``%tb`` still shows the full traceback.
 """
 
+import functools
 import sys
 import sysconfig
 import traceback
@@ -66,9 +67,12 @@ def _student_frames(tb):
     the standard library or installed packages."""
     frames = (traceback.FrameSummary(frame.f_code.co_filename, lineno, frame.f_code.co_qualname)
               for frame, lineno in traceback.walk_tb(tb))
-    return [frame for frame in frames if not _is_library(frame.filename)]
+    return [frame for frame in frames if not is_library(frame.filename)]
 
 
-def _is_library(filename):
+@functools.lru_cache(maxsize=1024)
+def is_library(filename):
+    """True if the code of ``filename`` (a code object's co_filename) belongs to the kit, the standard library or
+    an installed package; False for the student's: the notebook's cells, and files or strings of their own."""
     path = Path(filename).resolve()
     return filename.startswith("<frozen ") or any(path.is_relative_to(folder) for folder in LIBRARIES)

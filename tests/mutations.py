@@ -13,7 +13,7 @@ from autograder import mistakes
 from autograder.sample_class import LAYERS, filled_in, reference_sources
 from reference import REFERENCE_CLASSES
 
-CONV, POOL = "conv", "pool"  # the layers of notebooks 01 and 02
+CONV, POOL, FAST = "conv", "pool", "fastconv2d"  # the layers of notebooks 01 and 02, and 04's vectorised one
 
 CONV_BACKWARD = "g = grad_output[:, :, out_row, out_col]\n"  # the first line of conv backward's solution
 
@@ -99,7 +99,27 @@ row, col = np.unravel_index(first_max, (k, k))
 grads[batch, channel, out_row + row, out_col + col] = grad_output[:, :, out_row, out_col]
 """}),
 ]
-MUTATIONS = REGISTERED + VIEWS + STRUCTURAL + UNCLASSIFIED
+LOOPS = [  # FastConv2dLayers with the right numbers and a Python loop over the output positions or their rows
+    Mutation("fastconv2d_forward_of_the_loop_layer", FAST, {"forward": 'out = Conv2dLayer.forward(self, x)["out"]'},
+             kind="loop over positions"),
+    Mutation("fastconv2d_im2col_loop_over_positions", FAST, {"columns": """
+n, c, h_padded, w_padded = x_padded.shape
+h_out, w_out = (h_padded - k) // s + 1, (w_padded - k) // s + 1
+columns = np.array([x_padded[i, :, row * s:row * s + k, col * s:col * s + k].ravel()
+                    for i in range(n) for row in range(h_out) for col in range(w_out)])
+"""}, kind="loop over positions"),
+    Mutation("fastconv2d_col2im_loop_over_rows", FAST, {"backward": """
+grad_weights = (g.T @ columns).reshape(self.weights.shape)
+grad_bias = g.sum(axis=0)
+grad_columns = (g @ self.weights.reshape(self.n_outchannel, -1)).reshape(n, h_out, w_out, c, k, k)
+grad_x_padded = np.zeros((n, c, h + 2 * p, w + 2 * p))
+for row in range(h_out):
+    for a, b in np.ndindex(k, k):
+        grad_x_padded[:, :, row * s + a, b:b + s * w_out:s] += grad_columns[:, row, :, :, a, b].transpose(0, 2, 1)
+grad_x = grad_x_padded[:, :, p:p + h, p:p + w]
+"""}, kind="loop over positions"),
+]
+MUTATIONS = REGISTERED + VIEWS + STRUCTURAL + UNCLASSIFIED + LOOPS
 
 
 def mutated_class(mutation):

@@ -7,11 +7,12 @@ the calls files and nothing else.
 The calls come in phases: ``calls.npz``, then ``calls-1.npz``, ... Each is keyed ``<index>/<field>`` with global
 indices, ``calls.npz`` also holds ``count``, the number of calls in all phases. A phase's file appears only once
 the grader has read the results of every call before it (a backward call carries the expected output of forward,
-which no forward call may find). A call has ``kind`` ("views", "forward", "backward" or "train"), ``layer``
-(a key of :data:`CLASSES`) and the inputs (``x``, ``k``, ``stride``, ``padding``, ``weights``, ``bias``,
-``grad_output``, ``cache_out``, ``max_items``, ``epochs``). For each call from index FIRST on, this writes ``RESULTS_DIR/<index>.npz``: plain arrays, or
-strings saying what came back instead of an array (``"type:..."``, ``"dtype:..."``, ``"missing"``), or ``error``
-(the exception raised).
+which no forward call may find). A call has ``kind`` ("views", "forward", "backward", "positions" or "train"),
+``layer`` (a key of :data:`CLASSES`) and the inputs (``x``, ``k``, ``stride``, ``padding``, ``weights``, ``bias``,
+``grad_output``, ``cache_out``, ``max_items``, ``epochs``; a "positions" call also ``x_large`` and
+``grad_output_large``, a larger input of the same layer). For each call from index FIRST on, this writes
+``RESULTS_DIR/<index>.npz``: plain arrays, or strings saying what came back instead of an array (``"type:..."``,
+``"dtype:..."``, ``"missing"``), or ``error`` (the exception raised).
 
 The student's classes are defined once per process by running the notebook's code as the student ran it (see
 :mod:`cnnkit.notebook_loader`); what went wrong in its cells goes to ``RESULTS_DIR/load-<notebook>-<FIRST>.npz``.
@@ -29,9 +30,12 @@ from pathlib import Path
 
 import numpy as np
 
+from cnnkit import position_loops
 from cnnkit.notebook_loader import NotebookLoadError, classes_in, describe_error, run_code
 
 _ndarray, _dict, _type, _isinstance = np.ndarray, dict, type, isinstance  # taken before any student code runs
+_lines_run, _most_grown, _describe_line = (position_loops.lines_run, position_loops.most_grown,
+                                           position_loops.describe_line)
 NUMERIC_KINDS = "biuf"
 PROGRESS_BYTES = 160  # the progress record, rewritten in place
 # The notebooks and classes of cnnkit.network, spelled out: importing it (and SciPy through it) would cost a
@@ -106,6 +110,18 @@ def _backward(cls, call):
     return {f"grads/{key}": _array(grads[key]) if key in grads else "missing" for key in GRADIENTS}
 
 
+def _positions(cls, call):
+    """The lines of the student's code that forward and backward run at two input sizes (see
+    :mod:`cnnkit.position_loops`): their totals, and the line whose count grew most with its two counts."""
+    counts = [_lines_run(_layer(cls, call), call[x].copy(), call[grad].copy())
+              for x, grad in (("x", "grad_output"), ("x_large", "grad_output_large"))]
+    result = {"lines": np.array([sum(count.values()) for count in counts])}
+    grown = _most_grown(*counts)
+    if grown:
+        result.update(line=np.array(_describe_line(*grown[:2])), line_counts=np.array(grown[2:]))
+    return result
+
+
 def _train(classes, call):
     from cnnkit import network
 
@@ -146,8 +162,8 @@ def run_call(call, classes):
     try:
         if call["kind"] == "train":
             return _train(classes, call)
-        return {"views": _views, "forward": _forward, "backward": _backward}[str(call["kind"])](
-            classes[str(call["layer"])], call)
+        run = {"views": _views, "forward": _forward, "backward": _backward, "positions": _positions}[str(call["kind"])]
+        return run(classes[str(call["layer"])], call)
     except BaseException as error:  # SystemExit and KeyboardInterrupt from student code too
         return {"error": describe_error(error, limit=500)}
 
