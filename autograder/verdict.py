@@ -356,7 +356,7 @@ def harvest(phases, notebooks, notebook_timeout=NOTEBOOK_TIMEOUT, tests=None, ow
 # kit's oracle, SciPy, deep-learning frameworks, and dynamic imports that could hide them; and code that touches the
 # line counter that tells a vectorised layer from a loop (cnnkit.position_loops).
 BORROWED = re.compile(r"\b(oracle|scipy|torch|tensorflow|jax|keras|cupy|__import__|importlib|sys\.modules|"
-                      r"settrace|position_loops)\b")
+                      r"settrace|position_loops|tracebacks|LIBRARIES|__defaults__|__code__)\b")
 
 
 def borrowed_code(notebook):

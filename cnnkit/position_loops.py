@@ -21,7 +21,6 @@ import numpy as np
 
 from cnnkit.tracebacks import is_library
 
-_settrace, _gettrace = sys.settrace, sys.gettrace  # taken before any student code runs (it could replace them)
 
 
 OUTPUTS = (3, 12)  # output sizes (H_out = W_out) compared: a loop over the rows runs 9 more times, one over the
@@ -61,14 +60,16 @@ class TracingInterrupted(RuntimeError):
     """The student's code replaced the line tracer while it was counted (sys.settrace, or a debugger)."""
 
 
-def lines_run(layer, x, grad_output):
+def lines_run(layer, x, grad_output, *, _library=is_library, _counter=Counter, _settrace=sys.settrace,
+              _gettrace=sys.gettrace):
     """Counter {(file name, line number): times} of the student's lines that ``layer.forward(x)`` and then
     ``layer.backward(its cache, grad_output)`` run. What they raise propagates; the tracer that was set before
-    (a debugger's) is set again afterwards.
+    (a debugger's) is set again afterwards. (What it uses is bound when the module is imported, before any student
+    code runs: code that replaces ``sys.settrace`` or this module's names later changes nothing here.)
 
     :raises TracingInterrupted: if the tracer was replaced during the pass.
     """
-    counts, student = Counter(), {}  # student: file name -> whether its code is the student's, decided once
+    counts, student = _counter(), {}  # student: file name -> whether its code is the student's, decided once
 
     def count(frame, event, arg):
         if event == "line":
@@ -78,7 +79,7 @@ def lines_run(layer, x, grad_output):
     def on_call(frame, event, arg):
         name = frame.f_code.co_filename
         if name not in student:
-            student[name] = not is_library(name)
+            student[name] = not _library(name)
         return count if student[name] else None
 
     previous = _gettrace()
@@ -111,8 +112,12 @@ def describe_line(filename, line):
 
 
 def loop_problem(total_small, total_large, rows_small, rows_large):
-    """None when the student's code ran about as many lines for both sizes, else a sentence saying how the count
-    grew. It counts as a loop over the positions when it grew by at least one line per extra output row."""
+    """None when the student's code ran about as many lines for both sizes, else a sentence saying what is wrong.
+    It counts as a loop over the positions when it grew by at least one line per extra output row. No line at all
+    means the lines were not counted: forward and backward run at least one line each."""
+    if min(total_small, total_large) < 2:
+        return (f"the lines of your forward and backward could not be counted ({total_small} and {total_large} were "
+                "seen; they run at least one each).")
     if total_large - total_small < rows_large - rows_small:
         return None
     return (f"forward and backward ran {total_small} lines of your code for a {rows_small}x{rows_small} output and "

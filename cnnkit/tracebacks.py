@@ -71,8 +71,9 @@ def _student_frames(tb):
 
 
 @functools.lru_cache(maxsize=1024)
-def is_library(filename):
+def is_library(filename, libraries=LIBRARIES):
     """True if the code of ``filename`` (a code object's co_filename) belongs to the kit, the standard library or
-    an installed package; False for the student's: the notebook's cells, and files or strings of their own."""
+    an installed package; False for the student's: the notebook's cells, and files or strings of their own. (The
+    folders are bound when the module is imported, before any student code runs.)"""
     path = Path(filename).resolve()
-    return filename.startswith("<frozen ") or any(path.is_relative_to(folder) for folder in LIBRARIES)
+    return filename.startswith("<frozen ") or any(path.is_relative_to(folder) for folder in libraries)

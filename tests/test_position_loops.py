@@ -10,10 +10,13 @@ import itertools
 import linecache
 import sys
 
+import nbformat
 import numpy as np
 import pytest
 
 from autograder import verdict
+from autograder.release import SOLUTIONS
+from autograder.sample_class import STACKING
 from autograder.runner.harvest import run_call
 from cnnkit import checks, position_loops
 from reference import REFERENCE_CLASSES, Conv2dLayer, FastConv2dLayer
@@ -135,6 +138,8 @@ def test_the_verdict_judges_the_same_counts(hidden_cases):
                        in reason for reason in reasons), reasons
         else:
             assert reasons == [None, None]
+    nothing_counted = verdict.judge(calls[0], {"lines": np.array([0, 0])})  # the counter was switched off
+    assert nothing_counted.startswith("the lines of your forward and backward could not be counted")
 
 
 def test_the_tracer_set_before_is_set_again_even_when_the_layer_raises():
@@ -177,3 +182,33 @@ def hidden_cases():
     from autograder.hidden_cases import HIDDEN_CASES
 
     return verdict.load_hidden(HIDDEN_CASES)
+
+
+def test_in_the_sandbox_a_loop_layer_that_fakes_the_count_fails_and_is_flagged_for_a_human_look(tmp_path, hidden_cases):
+    """The harvest bound what it counts with before the student's code ran: replacing the counter, the kit's
+    library folders or sys.settrace changes nothing, and the names are listed for review."""
+    notebook = nbformat.read(SOLUTIONS / f"{STACKING}.ipynb", as_version=4)
+    cell = next(cell for cell in notebook.cells if cell.metadata.get("nbgrader", {}).get("grade_id") == "fastconv2d_layer")
+    cell.source = '''
+import sys
+from collections import Counter
+from pathlib import Path
+import cnnkit.position_loops
+import cnnkit.tracebacks
+
+cnnkit.position_loops.lines_run = lambda layer, x, grad_output, **kwargs: Counter({("cell", 1): 5})
+cnnkit.position_loops.is_library = cnnkit.tracebacks.is_library = lambda filename, *args: True
+cnnkit.tracebacks.LIBRARIES = (Path("/"),)
+sys.settrace = lambda tracer: None
+
+
+class FastConv2dLayer(Conv2dLayer):
+    """The loop layer, under the fast layer's name."""
+'''
+    path = tmp_path / f"{STACKING}.ipynb"
+    nbformat.write(notebook, path)
+    judged = verdict.judge_notebook(["conv2d_forward", "fastconv2d"], hidden_cases, [path])
+    assert judged.tests["conv2d_forward"].passed
+    reason = judged.tests["fastconv2d"].reason
+    assert not judged.tests["fastconv2d"].passed and "a Python loop over the output positions" in reason, reason
+    assert {"LIBRARIES", "position_loops", "settrace", "tracebacks"} <= set(verdict.borrowed_code(path))
