@@ -125,7 +125,7 @@ def calls_of(grade_id, hidden):
 
 def _positions_call(probe):
     """The call that counts the lines of the student's code at two input sizes (see cnnkit.position_loops)."""
-    small, large = (probe.arrays(output) for output in position_loops.OUTPUTS)
+    small, large = (probe.inputs(output) for output in position_loops.OUTPUTS)
     return {"kind": "positions", "layer": VECTORISED_TEST, "label": "two input sizes, lines of code counted",
             "k": probe.k, "stride": probe.stride, "padding": probe.padding, **small,
             "x_large": large["x"], "grad_output_large": large["grad_output"]}

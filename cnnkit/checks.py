@@ -728,7 +728,7 @@ def check_no_position_loop(layer_cls, title="fastconv2d"):
                                  probe.filters, f"and the same at {probe.input_size(large)}x{probe.input_size(large)}")
         counts = []
         for output in (small, large):
-            arrays = probe.arrays(output)
+            arrays = probe.inputs(output)
             layer = _make_layer(layer_cls, {"n_inchannel": probe.channels, "n_outchannel": probe.filters,
                                             "filter_size": probe.k, "stride": probe.stride, "padding": probe.padding},
                                 title, config)

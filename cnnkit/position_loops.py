@@ -42,7 +42,7 @@ class Probe:
         """H (= W) of the input whose output is ``output`` x ``output``."""
         return (output - 1) * self.stride + self.k - 2 * self.padding
 
-    def arrays(self, output, seed=0):
+    def inputs(self, output, seed=0):
         """{"x": (N, C, H, W), "weights": (F, C, k, k), "bias": (F,), "grad_output": (N, F, output, output)} for an
         output of ``output`` x ``output``; the weights and bias are the same for every output size."""
         rng, n, f = np.random.default_rng(seed), self.batch, self.filters

@@ -88,7 +88,7 @@ def counts_of(layer_cls, probe):
     """The Counters of lines_run at both sizes of ``probe``."""
     counts = []
     for output in position_loops.OUTPUTS:
-        arrays = probe.arrays(output)
+        arrays = probe.inputs(output)
         layer = layer_cls(n_inchannel=probe.channels, n_outchannel=probe.filters, filter_size=probe.k,
                           stride=probe.stride, padding=probe.padding)
         layer.weights, layer.bias = arrays["weights"], arrays["bias"]
@@ -150,7 +150,7 @@ def test_the_tracer_set_before_is_set_again_even_when_the_layer_raises():
         def backward(self, cache, grad_output):
             raise ValueError("not yet")
 
-    arrays = position_loops.PROBES[0].arrays(3)
+    arrays = position_loops.PROBES[0].inputs(3)
     before = sys.gettrace()
     sys.settrace(debugger)
     try:

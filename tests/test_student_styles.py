@@ -15,14 +15,15 @@ from cnnkit import network
 from student_styles import STYLES, apply, reference_notebook
 
 LAYER_NOTEBOOKS = [CONV, POOL]
-# One student hands in 01 to 03 with the styles that go together (03 trains on its layers), and the plain reference
-# of 04; each other style is a student of its own, with 01 and 02 only (training costs 15 s a student, and 03 depends
+# One student hands in 01 to 04 with the styles that go together (03 trains on its layers; 04 gets those that fit
+# its classes, around its first class cell, Conv2dLayer, which FastConv2dLayer extends); each other style is a student of its own, with 01 and 02 only (training costs 15 s a student, and 03 depends
 # on the layers alone). Every style also surrounds the typical mistakes of 01 and 02, and notebook 03 loads each
 # style on its own.
 MISTAKES_01_02 = {mistake: notebook for mistake, notebook in TYPICAL_MISTAKES.items() if notebook in LAYER_NOTEBOOKS}
 ALL_AT_ONCE = ["lambda_helper", "module_rng", "helper_in_earlier_cell", "helper_in_later_cell", "base_class_in_other_cell",
                "numpy_alias", "copied_class_cell", "functools_partial", "class_decorator", "conditional_definitions",
                "magics_and_experiments", "global_state_changed_later"]
+STACKING_STYLES = [style for style in ALL_AT_ONCE if style != "magics_and_experiments"]  # it calls 01's and 02's classes
 STYLE_NAMES = list(STYLES)
 
 
@@ -39,7 +40,7 @@ def write_student(folder, release, styles, sources=None, notebooks=LAYER_NOTEBOO
         if name == TRAINING:
             content = json.loads((release / f"{name}.ipynb").read_text())
         elif name == STACKING:
-            content = reference_notebook(release, name)
+            content = apply(reference_notebook(release, name), [style for style in styles if style in STACKING_STYLES])
         else:
             content = apply(reference_notebook(release, name, (sources or {}).get(name)), styles)
         (folder / f"{name}.ipynb").write_text(json.dumps(content, indent=1))
