@@ -3,6 +3,7 @@ gone (script, event handlers, javascript: links, frames, forms, requests to the 
 images stay, markdown built to be slow is shown as plain text, and the formgrader's views render in a worker process
 that is killed past its time limit."""
 
+import copy
 import json
 import os
 import re
@@ -10,14 +11,17 @@ import time
 
 import nbformat
 import pytest
+from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter, NotebookExporter
 from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
 from autograder import formgrader_csp, formgrader_views, safe_html
+from autograder.feedback_page import NO_DESCRIPTION, FeedbackExporter
 from autograder.release import COURSE_ROOT, SOLUTIONS
 
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # an output's element id, new each time
 PNG = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
 
 
@@ -78,6 +82,27 @@ def test_the_kits_own_notebooks_render_as_before(course_config):
         body = safe[safe.index("<body"):]  # (MathJax's configuration in the head quotes its delimiters)
         assert "$" not in body and body.count("<math") >= plain[plain.index("<body"):].count("$") // 4
         assert "shown as plain text" not in safe
+
+
+def test_the_feedback_page_is_nbconverts_page_built_without_parsing_it_again(course_config):
+    """The kit's feedback exporter leaves out HTMLExporter's BeautifulSoup pass (half the time of a page) and adds the
+    alt text itself: its page, parsed and written out as nbconvert does, is nbconvert's page, character for character.
+    Pages of the course's notebooks and of a submission that puts HTML and images everywhere."""
+    notebooks = [student_notebook(), *(nbformat.read(path, as_version=4) for path in sorted(SOLUTIONS.glob("*.ipynb")))]
+    images_without_alt = 0
+    for notebook in notebooks:
+        for cell in notebook.cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                cell.metadata.nbgrader["score"] = 0.0  # as nbgrader's GetGrades gives it
+        resources = {"nbgrader": {"notebook": "n", "score": 0.0, "max_score": 1.0, "late_penalty": 0.0},
+                     "cnnkit": {"tests": [], "first_fix": None}}
+        kits, _ = FeedbackExporter(config=course_config).from_notebook_node(copy.deepcopy(notebook),
+                                                                             copy.deepcopy(resources))
+        nbconverts, _ = HTMLExporter.from_notebook_node(FeedbackExporter(config=course_config),
+                                                         copy.deepcopy(notebook), copy.deepcopy(resources))
+        assert UUID.sub("id", str(BeautifulSoup(kits, features="html.parser"))) == UUID.sub("id", nbconverts)
+        images_without_alt += kits.count(f'alt="{NO_DESCRIPTION}"')
+    assert images_without_alt >= 2  # the submission's PNG and SVG outputs
 
 
 SLOW = {
