@@ -33,14 +33,15 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self._sockets = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
-        self._scratch = sandbox.scratch_folder("kernel-")
         self.transport = "ipc"
-        self.connection_file = str(self._sockets / "kernel.json")
-        self.ip = str(self._sockets / "kernel-ipc")
-        self._deadline = None
+        self._sockets = self._scratch = self._deadline = None  # the folders exist from the kernel's start
 
     async def _async_pre_start_kernel(self, **kw):
+        if self._sockets is None:
+            self._sockets = Path(tempfile.mkdtemp(prefix="cnnkit-kernel-"))
+            self._scratch = sandbox.scratch_folder("kernel-")
+            self.connection_file = str(self._sockets / "kernel.json")
+            self.ip = str(self._sockets / "kernel-ipc")
         folder = Path(kw.get("cwd") or os.getcwd())
         for notebook in folder.glob("*.ipynb"):
             if notebook.is_file() and not notebook.is_symlink():
@@ -75,5 +76,6 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not restart:
             if self._deadline is not None:
                 self._deadline.cancel()
-            shutil.rmtree(self._sockets, ignore_errors=True)
-            shutil.rmtree(self._scratch, ignore_errors=True)
+            for folder in (self._sockets, self._scratch):
+                if folder is not None:
+                    shutil.rmtree(folder, ignore_errors=True)

@@ -5,6 +5,8 @@ import re
 import nbformat
 from nbclient import NotebookClient
 
+from cnnkit.notebook_loader import TEACHING_TAG
+
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION", re.M | re.S)
 HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS", re.M | re.S)
 EXPECTED_TO_FAIL = "raises-exception"
@@ -32,9 +34,11 @@ def region_lines(notebook, region=SOLUTION_REGION):
             for line in body.splitlines() if line.strip()}
 
 
-def execute(notebook, cwd, allow_errors=False, timeout=120):
-    """Run ``notebook`` in place with a fresh kernel started in ``cwd``; returns it."""
+def execute(notebook, cwd, allow_errors=False, timeout=120, teaching=True):
+    """Run ``notebook`` in place with a fresh kernel started in ``cwd``; returns it. ``teaching=False`` leaves out
+    the cells tagged "teaching" (figures and demos), as grading does."""
     NotebookClient(notebook, timeout=timeout, allow_errors=allow_errors, kernel_name="python3",
+                   skip_cells_with_tag="skip-execution" if teaching else TEACHING_TAG,
                    resources={"metadata": {"path": str(cwd)}}).execute()
     return notebook
 

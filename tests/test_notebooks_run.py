@@ -32,11 +32,12 @@ def test_student_notebook_fails_only_in_marked_cells_and_only_for_missing_code(n
 
 
 def run_with_pasted_class(name, class_name):
-    """{grade_id: error message} of the graded cells that fail with the post's class pasted in."""
+    """{grade_id: error message} of the graded cells that fail with the post's class pasted in (the cells that only
+    teach are left out, as in grading: the student notebooks run them in the tests above)."""
     notebook = cells.read(NOTEBOOKS / name)
     (class_cell,) = [cell for cell in notebook.cells if cell.metadata.nbgrader.get("solution")]
     class_cell.source = original_post_class(class_name)
-    cells.execute(notebook, NOTEBOOKS, allow_errors=True)
+    cells.execute(notebook, NOTEBOOKS, allow_errors=True, teaching=False)
     return {grade: f"{ename}: {evalue}" for grade, ename, evalue in cells.errors_by_cell(notebook).values()
             if cells.is_graded(next(c for c in notebook.cells if cells.grade_id(c) == grade))}
 
