@@ -12,11 +12,10 @@ from pathlib import Path
 
 import jinja2
 import nbgrader
-from nbconvert.exporters import HTMLExporter, TemplateExporter
-from nbconvert.filters.highlight import Highlight2HTML
-from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 from nbconvert.preprocessors import Preprocessor
 from traitlets import Bool
+
+from autograder.classic_page import ClassicPageExporter
 
 TEMPLATES = Path(__file__).with_name("feedback_template")
 NBGRADER_TEMPLATES = Path(nbgrader.__file__).parent / "server_extensions" / "formgrader" / "templates"
@@ -46,59 +45,18 @@ class _CompiledTemplates(jinja2.BytecodeCache):
 _COMPILED = _CompiledTemplates()
 
 
-class FeedbackExporter(HTMLExporter):
+class FeedbackExporter(ClassicPageExporter):
     """nbgrader's feedback exporter with the kit's template. Its settings go in the config, under this class's name
     (GenerateFeedback sets HTMLExporter's to nbgrader's own): ``template_name``, ``extra_template_basedirs``
     (:data:`TEMPLATES` and :data:`NBGRADER_TEMPLATES`, for the chain of templates) and ``extra_template_paths``
     (:data:`BOOTSTRAP_CSS`, and :data:`NBGRADER_TEMPLATES` again, where the kit's template finds the one it
-    extends). Its templates are compiled once per process (:class:`_CompiledTemplates`)."""
+    extends). Its templates are compiled once per process (:class:`_CompiledTemplates`), and the page is not parsed
+    again once built (:class:`autograder.classic_page.ClassicPageExporter`)."""
 
     def _create_environment(self):
         environment = super()._create_environment()
         environment.bytecode_cache = _COMPILED
         return environment
-
-    def from_notebook_node(self, nb, resources=None, **kw):
-        """HTMLExporter's page, without its last step: parsing the whole page again with BeautifulSoup, half the time
-        a feedback page takes, to give alt text to images without any and make the lab template's cells focusable.
-        The kit's template extends the classic one, which has no such cells: only the alt text is added, here, by
-        :func:`with_alt_text`. The rest is HTMLExporter's code (nbconvert 7.17); a test checks that the page is
-        nbconvert's, tag for tag."""
-        if self.template_name not in CLASSIC_TEMPLATES:
-            return super().from_notebook_node(nb, resources, **kw)  # a lab template's cells are made focusable there
-        langinfo = nb.metadata.get("language_info", {})
-        lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-        highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
-        resources = self._init_resources(resources)
-        filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
-                                                 resources=resources)
-        self.register_filter("highlight_code", highlight_code)
-        self.register_filter("filter_data_type", filter_data_type)
-        page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
-        return with_alt_text(page), resources
-
-
-CLASSIC_TEMPLATES = {"cnnkit_feedback", "feedback", "classic"}  # the kit's, nbgrader's, and the one they extend
-# What the page is made of, in order: comments, style and script elements (skipped whole), and tags, whose quoted
-# attribute values may hold "<" or ">". Text between them is not matched.
-MARKUP = re.compile(r"<!--.*?-->|<(style|script)\b.*?</\1\s*>|<(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.I | re.S)
-IMAGE_TAG = re.compile(r"<img[\s/>]", re.I)
-QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
-ALT_ATTRIBUTE = re.compile(r"\salt(?=[\s=/>])", re.I)
-NO_DESCRIPTION = "No description has been provided for this image"  # nbconvert's words
-
-
-def with_alt_text(page):
-    """``page`` with alt="No description has been provided for this image" in every <img> tag that has no alt
-    attribute, as nbconvert's HTMLExporter adds it."""
-    def add(match):
-        tag = match.group(0)
-        if not IMAGE_TAG.match(tag) or ALT_ATTRIBUTE.search(QUOTED.sub('""', tag)):
-            return tag
-        end = len(tag) - (2 if tag.endswith("/>") else 1)
-        return f'{tag[:end].rstrip()} alt="{NO_DESCRIPTION}"{tag[end:]}'
-
-    return MARKUP.sub(add, page)
 
 
 def _title(previous_text, grade_id):

@@ -170,16 +170,17 @@ def _die_with_parent():
 
 
 def _serve(memory):
-    """The worker: render each job read from stdin with nbconvert's HTMLExporter, reply on (the original) stdout
+    """The worker: render each job read from stdin with nbconvert's HTMLExporter (the kit's
+    :class:`autograder.classic_page.ClassicPageExporter`, which does not parse the page again), reply on (the original) stdout
     with ``b"0"`` and the page, or ``b"1"`` and the error, after which it exits."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     _die_with_parent()
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)  # whatever else prints goes to stderr, never into a reply
     import nbformat
-    from nbconvert.exporters import HTMLExporter
 
     import autograder.safe_html  # noqa: F401 - imported now, so that the first view is as fast as the next
+    from autograder.classic_page import ClassicPageExporter
 
     replies.write(HEADER.pack(0))  # ready
     replies.flush()
@@ -187,7 +188,7 @@ def _serve(memory):
     while len(header := jobs.read(HEADER.size)) == HEADER.size:
         job = pickle.loads(jobs.read(HEADER.unpack(header)[0]))
         try:
-            exporter, reason = HTMLExporter(config=job["config"]), job["without_outputs_because"]
+            exporter, reason = ClassicPageExporter(config=job["config"]), job["without_outputs_because"]
             if reason is None:
                 page, _ = exporter.from_filename(job["filename"], resources=job["resources"])
             else:
