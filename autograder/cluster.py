@@ -16,10 +16,12 @@ the start, and the gradebook keeps one result per student and notebook.
 import contextlib
 import multiprocessing
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import threading
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,10 +64,11 @@ PRELOADED = ["numpy", "scipy.signal", "pandas", "matplotlib.pyplot", "sqlalchemy
              "nbgrader.apps", "nbgrader.api", "tqdm.auto"]
 
 
-def _start_worker(environment, folder):
+def _start_worker(environment, folder, grader):
     """Worker initializer: the grader's environment and working folder (a worker forked from the fork server starts
-    with the server's), and (Linux) death with its parent, the fork server, which ends when the grading process does:
-    an interrupted run leaves nothing running that could race with the next one (its kernels die with the worker)."""
+    with the server's), and (Linux) death with the grading process ``grader`` (a pid) and with its parent, the fork
+    server: an interrupted run leaves nothing running that could race with the next one (its kernels die with the
+    worker)."""
     os.environ.clear()
     os.environ.update(environment)
     os.chdir(folder)
@@ -74,6 +77,25 @@ def _start_worker(environment, folder):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
     except (OSError, AttributeError):  # not Linux: nothing to do
         pass
+    _end_with(grader)
+
+
+def _end_with(pid):
+    """End this process as soon as process ``pid`` ends. The fork server does not end with the grading process: each
+    worker holds it open (multiprocessing hands every child the server's pipe), and a worker waits for tasks on a
+    queue it holds both ends of. So each worker watches the grader itself (Linux 5.3's pidfd; elsewhere, nothing)."""
+    try:
+        watched = os.pidfd_open(pid)
+    except ProcessLookupError:  # the grader ended before this worker started
+        os._exit(1)
+    except (AttributeError, OSError):
+        return
+
+    def watch():
+        select.select([watched], [], [])  # readable once the process has ended
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-the-grader", daemon=True).start()
 
 
 @contextlib.contextmanager
@@ -84,7 +106,7 @@ def workers(jobs, scheduler=None, allow_unsandboxed=False):
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOADED)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=context, initializer=_start_worker,
-                                 initargs=(dict(os.environ), os.getcwd())) as pool:
+                                 initargs=(dict(os.environ), os.getcwd(), os.getpid())) as pool:
             yield Workers(pool, f"{jobs} worker process{'es' if jobs > 1 else ''} on this machine")
         return
     from distributed import Client  # only a cluster run needs it

@@ -7,8 +7,12 @@ allowed."""
 import csv
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from nbgrader.api import Gradebook, SubmittedAssignment
@@ -17,6 +21,7 @@ from autograder import cluster, grade as grading, kit_records, sample_class
 from autograder.release import graded_cells
 from autograder.sample_class import EXPECTED_BROKEN, EXPECTED_FAILURES, STACKING, TRAINING
 from grading_helpers import postgres_server
+from reference import REPO
 
 # Four sample students handing in 01 and 02 (03 and 04 are left out: the local run covers them, and a cluster grades
 # any notebook alike).
@@ -140,3 +145,44 @@ def test_local_workers_take_the_graders_environment_and_folder_at_every_run(tmp_
             folders = [workers.executor.submit(os.getcwd) for _ in range(4)]
             assert {future.result() for future in limits} == {float(seconds)}
             assert {future.result() for future in folders} == {str(folder)}
+
+
+def test_local_workers_and_their_fork_server_end_when_the_grading_process_is_killed(tmp_path):
+    """A grading process killed with SIGKILL (no cleanup runs) leaves no worker and no fork server behind: they would
+    hold memory forever, and a worker could race with the next run (it did, before the workers watched the grader)."""
+    script = tmp_path / "grader.py"
+    script.write_text(textwrap.dedent("""\
+        import multiprocessing.forkserver
+        import os
+        import signal
+
+        from autograder import cluster
+
+        if __name__ == "__main__":
+            with cluster.workers(2) as workers:
+                busy = [workers.executor.submit(eval, "__import__('time').sleep(1) or __import__('os').getpid()")
+                        for _ in range(2)]  # both at once: two workers
+                print(*{future.result() for future in busy}, flush=True)
+                print(multiprocessing.forkserver._forkserver._forkserver_pid, flush=True)
+                os.kill(os.getpid(), signal.SIGKILL)
+        """))
+    printed = tmp_path / "printed.txt"  # a file, not a pipe: what the grader leaves running keeps a pipe open
+    with open(printed, "w") as output:
+        run = subprocess.run([sys.executable, str(script)], cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
+                             timeout=120)
+    assert run.returncode == -signal.SIGKILL, printed.read_text()[-2000:]
+    workers, server = [line.split() for line in printed.read_text().splitlines()]
+    left = {int(pid) for pid in workers + server}
+    assert len(left) == 3  # two workers and the fork server
+    deadline = time.monotonic() + 30
+    while left and time.monotonic() < deadline:
+        left = {pid for pid in left if Path(f"/proc/{pid}").exists() and "Z" not in _state(pid)}
+        time.sleep(0.1)
+    assert not left, f"still running: {sorted(left)}"
+
+
+def _state(pid):
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
