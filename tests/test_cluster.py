@@ -166,11 +166,10 @@ def test_local_workers_and_their_fork_server_end_when_the_grading_process_is_kil
                 print(multiprocessing.forkserver._forkserver._forkserver_pid, flush=True)
                 os.kill(os.getpid(), signal.SIGKILL)
         """))
-    printed = tmp_path / "printed.txt"  # a file, not a pipe: what the grader leaves running keeps a pipe open
-    with open(printed, "w") as output:
-        run = subprocess.run([sys.executable, str(script)], cwd=REPO, stdout=output, stderr=subprocess.STDOUT,
-                             timeout=120)
-    assert run.returncode == -signal.SIGKILL, printed.read_text()[-2000:]
+    printed, errors = tmp_path / "printed.txt", tmp_path / "errors.txt"  # files, not pipes: what the grader leaves
+    with open(printed, "w") as output, open(errors, "w") as error_output:  # running would keep a pipe open
+        run = subprocess.run([sys.executable, str(script)], cwd=REPO, stdout=output, stderr=error_output, timeout=120)
+    assert run.returncode == -signal.SIGKILL, errors.read_text()[-2000:]
     workers, server = [line.split() for line in printed.read_text().splitlines()]
     left = {int(pid) for pid in workers + server}
     assert len(left) == 3  # two workers and the fork server
