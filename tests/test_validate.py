@@ -11,6 +11,7 @@ from traitlets.config.loader import PyFileConfigLoader
 import notebook_cells as cells
 from autograder import sample_class
 from autograder.handout import TEMPLATE
+from cnnkit.notebook_loader import TEACHING_TAG
 from reference import NOTEBOOKS
 
 # What the Validate button of the hand-out's `make lab` reads (JupyterLab finds it on JUPYTER_CONFIG_PATH).
@@ -41,13 +42,13 @@ def test_validate_gives_the_verdict_of_the_visible_checks(submissions, student):
 
 
 def test_validate_with_the_hand_outs_settings_leaves_out_the_cells_that_only_teach(submissions):
-    """nbclient calls its on_cell_execute hook for each cell it runs: none of the ones tagged "teaching"."""
+    """nbclient calls its on_cell_execute hook for each cell it runs: none of the ones tagged teaching."""
     notebook_path = submissions / "correct" / "04_layers_that_stack.ipynb"
     ran = []
     config = copy.deepcopy(HANDOUT_CONFIG)
     config.Execute.on_cell_execute = lambda cell, cell_index: ran.append(cells.grade_id(cell))
     assert Validator(config=config).validate(str(notebook_path)).get("failed", []) == []
     notebook = cells.read(notebook_path)
-    teaching = {cells.grade_id(cell) for cell in notebook.cells if "teaching" in cell.metadata.get("tags", [])}
+    teaching = {cells.grade_id(cell) for cell in notebook.cells if TEACHING_TAG in cell.metadata.get("tags", [])}
     assert {"speed_table", "deeper_training"} <= teaching and not teaching & set(ran)
     assert {"conv2d_forward", "fastconv2d"} <= set(ran)
