@@ -171,8 +171,8 @@ def _die_with_parent():
 
 def _serve(memory):
     """The worker: render each job read from stdin with nbconvert's HTMLExporter (the kit's
-    :class:`autograder.classic_page.ClassicPageExporter`, which does not parse the page again), reply on (the original) stdout
-    with ``b"0"`` and the page, or ``b"1"`` and the error, after which it exits."""
+    :class:`autograder.classic_page.ClassicPageExporter`, which does not parse the page again), reply on (the
+    original) stdout with ``b"0"`` and the page, or ``b"1"`` and the error, after which it exits."""
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     _die_with_parent()
     replies = os.fdopen(os.dup(1), "wb")

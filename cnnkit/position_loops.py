@@ -21,10 +21,8 @@ import numpy as np
 
 from cnnkit.tracebacks import is_library
 
-
-
-OUTPUTS = (3, 12)  # output sizes (H_out = W_out) compared: a loop over the rows runs 9 more times, one over the
-# positions 135 more
+# The output sizes (H_out = W_out) compared: a loop over the rows runs 9 more times, one over the positions 135 more.
+OUTPUTS = (3, 12)
 
 
 @dataclass(frozen=True)
