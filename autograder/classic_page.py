@@ -4,8 +4,12 @@ HTMLExporter's last step parses the whole page with BeautifulSoup, to give alt t
 the lab template's cells focusable: half the time a feedback page or a formgrader view takes. The classic template
 has no such cells, so :class:`ClassicPageExporter` adds only the alt text, by :func:`with_alt_text`. A test checks
 that its pages are nbconvert's, character for character once parsed.
+
+Code is highlighted through a cache (:class:`CachedHighlight2HTML`): most cells of a class's notebooks are the
+release's, the same for every student, and Pygments took a third of a feedback page's time.
 """
 
+import json
 import re
 
 from nbconvert.exporters import HTMLExporter, TemplateExporter
@@ -23,7 +27,7 @@ class ClassicPageExporter(HTMLExporter):
             return super().from_notebook_node(nb, resources, **kw)  # a lab template's cells are made focusable there
         langinfo = nb.metadata.get("language_info", {})
         lexer = langinfo.get("pygments_lexer", langinfo.get("name", None))
-        highlight_code = self.filters.get("highlight_code", Highlight2HTML(pygments_lexer=lexer, parent=self))
+        highlight_code = self.filters.get("highlight_code", CachedHighlight2HTML(pygments_lexer=lexer, parent=self))
         resources = self._init_resources(resources)
         filter_data_type = WidgetsDataTypeFilter(notebook_metadata=self._nb_metadata, parent=self,
                                                  resources=resources)
@@ -31,6 +35,25 @@ class ClassicPageExporter(HTMLExporter):
         self.register_filter("filter_data_type", filter_data_type)
         page, resources = TemplateExporter.from_notebook_node(self, nb, resources, **kw)
         return with_alt_text(page), resources
+
+
+class CachedHighlight2HTML(Highlight2HTML):
+    """nbconvert's code highlighter, remembering the last :data:`HIGHLIGHTED_MOST` cells it highlighted in this
+    process (by their source and everything else the HTML depends on)."""
+
+    def __call__(self, source, language=None, metadata=None):
+        magics = metadata.get("magics_language") if metadata else None
+        key = (source, language or self.pygments_lexer, magics, json.dumps(self.extra_formatter_options, sort_keys=True,
+                                                                         default=repr))
+        if key not in _highlighted:
+            if len(_highlighted) >= HIGHLIGHTED_MOST:
+                del _highlighted[next(iter(_highlighted))]  # the oldest
+            _highlighted[key] = super().__call__(source, language, metadata)
+        return _highlighted[key]
+
+
+HIGHLIGHTED_MOST = 2000  # cells; the course's notebooks have about 200 code cells
+_highlighted = {}  # (source, language, magics language, formatter options) -> HTML
 
 
 # The kit's feedback pages, nbgrader's feedback pages and formgrader views, and the template they all extend.

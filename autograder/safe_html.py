@@ -16,6 +16,7 @@ uses it: the formgrader's submission views and the feedback pages, whichever com
 """
 
 import base64
+import functools
 import re
 
 import latex2mathml.converter
@@ -54,11 +55,21 @@ def _attribute(tag, name, value):
 
 
 def clean_html(html):
-    """``html`` with every tag and attribute that could run script or reach the server removed (text kept)."""
+    """``html`` with every tag and attribute that could run script or reach the server removed (text kept). Short
+    pieces are remembered (the last :data:`RENDERED_MOST`; most of a class's cells are the release's)."""
     html = html.decode() if isinstance(html, bytes) else str(html)
+    return _cleaned(html) if len(html) <= LONGEST_REMEMBERED else _clean(html)
+
+
+def _clean(html):
     return nh3.clean(html, tags=TAGS | MATH_TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
                      url_schemes={"http", "https", "mailto", "data"}, link_rel="noopener noreferrer nofollow",
                      strip_comments=True)
+
+
+RENDERED_MOST = 2000  # cells; the course's notebooks have about 250 markdown and 200 code cells
+LONGEST_REMEMBERED = 20_000  # characters: a cell of the release, not a student's flood of output
+_cleaned = functools.lru_cache(maxsize=RENDERED_MOST)(_clean)
 
 
 # ---- markdown that renders in bounded time --------------------------------------------------------------
@@ -121,9 +132,19 @@ class MathMLRenderer(IPythonRenderer):
 
 
 def render_markdown(source, attachments=None):
-    """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML."""
+    """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML. Cells without
+    attachments are remembered (the last :data:`RENDERED_MOST`): most of a class's markdown is the release's."""
+    if attachments:
+        return _rendered(source, attachments)
+    return _remembered(source)
+
+
+def _rendered(source, attachments=None):
     renderer = MathMLRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
     return MarkdownWithMath(renderer=renderer).render(source)
+
+
+_remembered = functools.lru_cache(maxsize=RENDERED_MOST)(_rendered)
 
 
 class SafeMarkdown(Preprocessor):
@@ -141,8 +162,8 @@ class SafeMarkdown(Preprocessor):
         if cell.cell_type == "markdown":
             everything = resources.get("defuse_all_markdown") and _written_by_the_student(cell)
             source = as_plain_text(cell.source) if everything else defused(cell.source)
-            html = clean_html(cell.source if cell.metadata.get(INERT) else
-                              render_markdown(source, cell.pop("attachments", None)))
+            attachments = cell.pop("attachments", None)
+            html = clean_html(cell.source if cell.metadata.get(INERT) else render_markdown(source, attachments))
             cell.cell_type, cell.source = "raw", f'<div class="text_cell_render border-box-sizing rendered_html">{html}</div>'
             cell.metadata["raw_mimetype"] = "text/html"
         for output in cell.get("outputs", []):

@@ -13,12 +13,13 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 from nbconvert import HTMLExporter, NotebookExporter
+from nbconvert.filters.highlight import Highlight2HTML
 from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
 from autograder import formgrader_csp, formgrader_views, safe_html
-from autograder.classic_page import NO_DESCRIPTION, ClassicPageExporter
+from autograder.classic_page import NO_DESCRIPTION, CachedHighlight2HTML, ClassicPageExporter
 from autograder.feedback_page import FeedbackExporter
 from autograder.release import COURSE_ROOT, SOLUTIONS
 
@@ -107,6 +108,23 @@ def test_the_kits_pages_are_nbconverts_pages_built_without_parsing_them_again(pa
         assert UUID.sub("id", str(BeautifulSoup(kits, features="html.parser"))) == UUID.sub("id", nbconverts)
         images_without_alt += kits.count(f'alt="{NO_DESCRIPTION}"')
     assert images_without_alt >= 2  # the submission's PNG and SVG outputs
+
+
+def test_cells_remembered_from_an_earlier_page_are_what_rendering_them_again_gives():
+    """Markdown, its sanitised HTML and highlighted code are remembered across pages (most cells of a class are the
+    release's): asked again, each is what nbconvert and nh3 give for it afresh."""
+    cells = [cell for path in sorted(SOLUTIONS.glob("*.ipynb")) for cell in nbformat.read(path, as_version=4).cells]
+    markdown = [cell.source for cell in cells if cell.cell_type == "markdown"]
+    code = [cell for cell in cells if cell.cell_type == "code"]
+    highlight = CachedHighlight2HTML(pygments_lexer="ipython3")
+    for _ in range(2):  # the second time from memory
+        assert [safe_html.render_markdown(source) for source in markdown] == [
+            safe_html._rendered(source) for source in markdown]
+        assert [safe_html.clean_html(safe_html.render_markdown(source)) for source in markdown] == [
+            safe_html._clean(safe_html._rendered(source)) for source in markdown]
+        assert [highlight(cell.source, metadata=cell.metadata) for cell in code] == [
+            Highlight2HTML(pygments_lexer="ipython3")(cell.source, metadata=cell.metadata) for cell in code]
+    assert safe_html._remembered.cache_info().hits >= len(markdown) > 50
 
 
 SLOW = {
