@@ -16,6 +16,8 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
+from autograder.safe_html import LONGEST_REMEMBERED, RENDERED_MOST
+
 
 class ClassicPageExporter(HTMLExporter):
     """HTMLExporter (its settings, under ``HTMLExporter`` or this class's name), whose page is not parsed again."""
@@ -38,21 +40,23 @@ class ClassicPageExporter(HTMLExporter):
 
 
 class CachedHighlight2HTML(Highlight2HTML):
-    """nbconvert's code highlighter, remembering the last :data:`HIGHLIGHTED_MOST` cells it highlighted in this
-    process (by their source and everything else the HTML depends on)."""
+    """nbconvert's code highlighter, remembering the last :data:`~autograder.safe_html.RENDERED_MOST` cells of at
+    most :data:`~autograder.safe_html.LONGEST_REMEMBERED` characters it highlighted in this process (by their source
+    and everything else the HTML depends on)."""
 
     def __call__(self, source, language=None, metadata=None):
+        if len(source) > LONGEST_REMEMBERED:
+            return super().__call__(source, language, metadata)
         magics = metadata.get("magics_language") if metadata else None
         key = (source, language or self.pygments_lexer, magics, json.dumps(self.extra_formatter_options, sort_keys=True,
                                                                          default=repr))
         if key not in _highlighted:
-            if len(_highlighted) >= HIGHLIGHTED_MOST:
+            if len(_highlighted) >= RENDERED_MOST:
                 del _highlighted[next(iter(_highlighted))]  # the oldest
             _highlighted[key] = super().__call__(source, language, metadata)
         return _highlighted[key]
 
 
-HIGHLIGHTED_MOST = 2000  # cells; the course's notebooks have about 200 code cells
 _highlighted = {}  # (source, language, magics language, formatter options) -> HTML
 
 

@@ -67,8 +67,10 @@ def _clean(html):
                      strip_comments=True)
 
 
-RENDERED_MOST = 2000  # cells; the course's notebooks have about 250 markdown and 200 code cells
-LONGEST_REMEMBERED = 20_000  # characters: a cell of the release, not a student's flood of output
+# The release's 81 markdown and 67 code cells are at most 4,400 characters long. A long-lived process (the
+# formgrader's page worker) remembers at most about 50 MB of a class's cells in these caches together.
+RENDERED_MOST = 500  # pieces of HTML, cells of markdown, cells of code: each
+LONGEST_REMEMBERED = 10_000  # characters: a cell of the release, not a student's flood
 _cleaned = functools.lru_cache(maxsize=RENDERED_MOST)(_clean)
 
 
@@ -133,8 +135,9 @@ class MathMLRenderer(IPythonRenderer):
 
 def render_markdown(source, attachments=None):
     """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML. Cells without
-    attachments are remembered (the last :data:`RENDERED_MOST`): most of a class's markdown is the release's."""
-    if attachments:
+    attachments and up to :data:`LONGEST_REMEMBERED` characters are remembered (the last :data:`RENDERED_MOST`): most
+    of a class's markdown is the release's."""
+    if attachments or len(source) > LONGEST_REMEMBERED:
         return _rendered(source, attachments)
     return _remembered(source)
 

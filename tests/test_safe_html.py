@@ -125,6 +125,10 @@ def test_cells_remembered_from_an_earlier_page_are_what_rendering_them_again_giv
         assert [highlight(cell.source, metadata=cell.metadata) for cell in code] == [
             Highlight2HTML(pygments_lexer="ipython3")(cell.source, metadata=cell.metadata) for cell in code]
     assert safe_html._remembered.cache_info().hits >= len(markdown) > 50
+    remembered = safe_html._remembered.cache_info().currsize
+    long = "word " * (safe_html.LONGEST_REMEMBERED // 5 + 1)  # a student's: rendered, never kept
+    assert safe_html.render_markdown(long) == safe_html._rendered(long)
+    assert safe_html._remembered.cache_info().currsize == remembered
 
 
 SLOW = {
