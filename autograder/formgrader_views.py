@@ -9,7 +9,8 @@ either, the worker is killed, and the view is built again without the notebook's
 in half the time; failing that too, the TA gets a plain page that says why and links to the notebook. The extension
 also gives every submission view its Content-Security-Policy (:mod:`autograder.formgrader_csp`).
 
-``make formgrader`` enables it through :data:`CONFIG_DIR` (``autograder/jupyter-config``).
+``make formgrader`` enables it through :data:`CONFIG_DIR` (``autograder/jupyter-config``, where JupyterLab's check
+for a rebuild of its extensions is off: each page load started Node.js for it).
 """
 
 import ctypes

@@ -82,7 +82,13 @@ def http_errors():
 
 
 @pytest.fixture(scope="module")
-def browser_page(lab, http_errors, tmp_path_factory):
+def asked():
+    """The address of every request the page made."""
+    return []
+
+
+@pytest.fixture(scope="module")
+def browser_page(lab, http_errors, asked, tmp_path_factory):
     """One page of Debian's Chromium, headless, with a fresh profile (Playwright's own browsers are never used)."""
     with sync_playwright() as playwright:
         context = chromium(playwright, tmp_path_factory.mktemp("chromium-profile"),
@@ -91,6 +97,7 @@ def browser_page(lab, http_errors, tmp_path_factory):
         page = context.pages[0] if context.pages else context.new_page()
         page.on("response", lambda response: response.status >= 400 and http_errors.append(
             f"{response.status} {response.request.method} {response.url}"))
+        page.on("request", lambda request: asked.append(request.url))
         try:
             yield page
         finally:
@@ -219,6 +226,12 @@ def test_nbgrader_shows_only_its_student_side(ran, lab, http_errors):
     assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment", "@jupyter/nbgrader:menu",
             "@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:course-list"} <= locked
     assert not http_errors
+
+
+def test_the_lab_never_checks_for_a_rebuild_of_its_extensions(ran, asked):
+    """The hand-out's labconfig turns the check off: each of its requests started Node.js in the server (half a
+    second of a core per page load), for extensions that are never built from source here."""
+    assert any("/lab/api/" in url for url in asked) and not [url for url in asked if "/lab/api/build" in url]
 
 
 def test_validate_lists_every_failing_check(validation, handout):
