@@ -165,8 +165,8 @@ class SafeMarkdown(Preprocessor):
         if cell.cell_type == "markdown":
             everything = resources.get("defuse_all_markdown") and _written_by_the_student(cell)
             source = as_plain_text(cell.source) if everything else defused(cell.source)
-            attachments = cell.pop("attachments", None)
-            html = clean_html(cell.source if cell.metadata.get(INERT) else render_markdown(source, attachments))
+            html = clean_html(cell.source if cell.metadata.get(INERT) else
+                              render_markdown(source, cell.pop("attachments", None)))
             cell.cell_type, cell.source = "raw", f'<div class="text_cell_render border-box-sizing rendered_html">{html}</div>'
             cell.metadata["raw_mimetype"] = "text/html"
         for output in cell.get("outputs", []):
