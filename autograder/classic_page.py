@@ -9,6 +9,7 @@ Code is highlighted through a cache (:class:`CachedHighlight2HTML`): most cells 
 release's, the same for every student, and Pygments took a third of a feedback page's time.
 """
 
+import functools
 import json
 import re
 
@@ -45,19 +46,21 @@ class CachedHighlight2HTML(Highlight2HTML):
     and everything else the HTML depends on)."""
 
     def __call__(self, source, language=None, metadata=None):
-        if len(source) > LONGEST_REMEMBERED:
+        try:
+            options = json.dumps(self.extra_formatter_options, sort_keys=True)
+        except TypeError:  # options that only Python can hold: highlighted every time
+            options = None
+        if options is None or len(source) > LONGEST_REMEMBERED:
             return super().__call__(source, language, metadata)
-        magics = metadata.get("magics_language") if metadata else None
-        key = (source, language or self.pygments_lexer, magics, json.dumps(self.extra_formatter_options, sort_keys=True,
-                                                                         default=repr))
-        if key not in _highlighted:
-            if len(_highlighted) >= RENDERED_MOST:
-                del _highlighted[next(iter(_highlighted))]  # the oldest
-            _highlighted[key] = super().__call__(source, language, metadata)
-        return _highlighted[key]
+        return _highlighted(source, language or self.pygments_lexer,
+                            metadata.get("magics_language") if metadata else None, options)
 
 
-_highlighted = {}  # (source, language, magics language, formatter options) -> HTML
+@functools.lru_cache(maxsize=RENDERED_MOST)
+def _highlighted(source, language, magics_language, formatter_options):
+    """Highlight2HTML's HTML of ``source``; ``formatter_options`` as JSON."""
+    highlight = Highlight2HTML(pygments_lexer=language, extra_formatter_options=json.loads(formatter_options))
+    return highlight(source, language, {"magics_language": magics_language} if magics_language else None)
 
 
 # The kit's feedback pages, nbgrader's feedback pages and formgrader views, and the template they all extend.

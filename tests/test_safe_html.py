@@ -18,7 +18,7 @@ from nbgrader.server_extensions.formgrader import handlers
 from traitlets.config.loader import PyFileConfigLoader
 
 from active_content import ACTIVE_HTML, MARKDOWN, SCRIPT, SVG, active_content
-from autograder import formgrader_csp, formgrader_views, safe_html
+from autograder import classic_page, formgrader_csp, formgrader_views, safe_html
 from autograder.classic_page import NO_DESCRIPTION, CachedHighlight2HTML, ClassicPageExporter
 from autograder.feedback_page import FeedbackExporter
 from autograder.release import COURSE_ROOT, SOLUTIONS
@@ -125,6 +125,7 @@ def test_cells_remembered_from_an_earlier_page_are_what_rendering_them_again_giv
         assert [highlight(cell.source, metadata=cell.metadata) for cell in code] == [
             Highlight2HTML(pygments_lexer="ipython3")(cell.source, metadata=cell.metadata) for cell in code]
     assert safe_html._remembered.cache_info().hits >= len(markdown) > 50
+    assert classic_page._highlighted.cache_info().hits >= len(code) > 50
     remembered = safe_html._remembered.cache_info().currsize
     long = "word " * (safe_html.LONGEST_REMEMBERED // 5 + 1)  # a student's: rendered, never kept
     assert safe_html.render_markdown(long) == safe_html._rendered(long)
