@@ -9,7 +9,6 @@ Code is highlighted through a cache (:class:`CachedHighlight2HTML`): most cells 
 release's, the same for every student, and Pygments took a third of a feedback page's time.
 """
 
-import functools
 import json
 import re
 
@@ -17,7 +16,7 @@ from nbconvert.exporters import HTMLExporter, TemplateExporter
 from nbconvert.filters.highlight import Highlight2HTML
 from nbconvert.filters.widgetsdatatypefilter import WidgetsDataTypeFilter
 
-from autograder.safe_html import LONGEST_REMEMBERED, RENDERED_MOST
+from autograder.safe_html import remembered
 
 
 class ClassicPageExporter(HTMLExporter):
@@ -41,22 +40,19 @@ class ClassicPageExporter(HTMLExporter):
 
 
 class CachedHighlight2HTML(Highlight2HTML):
-    """nbconvert's code highlighter, remembering the last :data:`~autograder.safe_html.RENDERED_MOST` cells of at
-    most :data:`~autograder.safe_html.LONGEST_REMEMBERED` characters it highlighted in this process (by their source
-    and everything else the HTML depends on)."""
+    """nbconvert's code highlighter, its cells :func:`~autograder.safe_html.remembered` (by their source and everything
+    else the HTML depends on)."""
 
     def __call__(self, source, language=None, metadata=None):
         try:
             options = json.dumps(self.extra_formatter_options, sort_keys=True)
         except TypeError:  # options that only Python can hold: highlighted every time
-            options = None
-        if options is None or len(source) > LONGEST_REMEMBERED:
             return super().__call__(source, language, metadata)
         return _highlighted(source, language or self.pygments_lexer,
                             metadata.get("magics_language") if metadata else None, options)
 
 
-@functools.lru_cache(maxsize=RENDERED_MOST)
+@remembered
 def _highlighted(source, language, magics_language, formatter_options):
     """Highlight2HTML's HTML of ``source``; ``formatter_options`` as JSON."""
     highlight = Highlight2HTML(pygments_lexer=language, extra_formatter_options=json.loads(formatter_options))

@@ -54,24 +54,37 @@ def _attribute(tag, name, value):
     return value
 
 
-def clean_html(html):
-    """``html`` with every tag and attribute that could run script or reach the server removed (text kept). Short
-    pieces are remembered (the last :data:`RENDERED_MOST`; most of a class's cells are the release's)."""
-    html = html.decode() if isinstance(html, bytes) else str(html)
-    return _cleaned(html) if len(html) <= LONGEST_REMEMBERED else _clean(html)
-
-
-def _clean(html):
-    return nh3.clean(html, tags=TAGS | MATH_TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
-                     url_schemes={"http", "https", "mailto", "data"}, link_rel="noopener noreferrer nofollow",
-                     strip_comments=True)
-
-
 # The release's 81 markdown and 67 code cells are at most 4,400 characters long. A long-lived process (the
 # formgrader's page worker) remembers at most about 50 MB of a class's cells in these caches together.
 RENDERED_MOST = 500  # pieces of HTML, cells of markdown, cells of code: each
 LONGEST_REMEMBERED = 10_000  # characters: a cell of the release, not a student's flood
-_cleaned = functools.lru_cache(maxsize=RENDERED_MOST)(_clean)
+
+
+def remembered(function):
+    """``function(text, *more)`` (``more`` hashable), remembering its last :data:`RENDERED_MOST` results for texts of
+    at most :data:`LONGEST_REMEMBERED` characters: most cells of a class's notebooks are the release's, the same for
+    every student. Longer texts are computed every time; ``.fresh`` is ``function`` itself."""
+    cached = functools.lru_cache(maxsize=RENDERED_MOST)(function)
+
+    @functools.wraps(function)
+    def call(text, *more):
+        return (cached if len(text) <= LONGEST_REMEMBERED else function)(text, *more)
+
+    call.cache_info, call.fresh = cached.cache_info, function
+    return call
+
+
+def clean_html(html):
+    """``html`` with every tag and attribute that could run script or reach the server removed (text kept);
+    :func:`remembered`."""
+    return _clean(html.decode() if isinstance(html, bytes) else str(html))
+
+
+@remembered
+def _clean(html):
+    return nh3.clean(html, tags=TAGS | MATH_TAGS, attributes=ATTRIBUTES, attribute_filter=_attribute,
+                     url_schemes={"http", "https", "mailto", "data"}, link_rel="noopener noreferrer nofollow",
+                     strip_comments=True)
 
 
 # ---- markdown that renders in bounded time --------------------------------------------------------------
@@ -134,20 +147,15 @@ class MathMLRenderer(IPythonRenderer):
 
 
 def render_markdown(source, attachments=None):
-    """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML. Cells without
-    attachments and up to :data:`LONGEST_REMEMBERED` characters are remembered (the last :data:`RENDERED_MOST`): most
-    of a class's markdown is the release's."""
-    if attachments or len(source) > LONGEST_REMEMBERED:
-        return _rendered(source, attachments)
-    return _remembered(source)
+    """HTML of a markdown cell, as nbconvert's HTML exporter renders it, but with its maths as MathML; cells without
+    attachments are :func:`remembered`."""
+    return _markdown_html.fresh(source, attachments) if attachments else _markdown_html(source)
 
 
-def _rendered(source, attachments=None):
+@remembered
+def _markdown_html(source, attachments=None):
     renderer = MathMLRenderer(escape=False, attachments=attachments or {}, anchor_link_text="¶")
     return MarkdownWithMath(renderer=renderer).render(source)
-
-
-_remembered = functools.lru_cache(maxsize=RENDERED_MOST)(_rendered)
 
 
 class SafeMarkdown(Preprocessor):

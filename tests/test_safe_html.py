@@ -119,17 +119,17 @@ def test_cells_remembered_from_an_earlier_page_are_what_rendering_them_again_giv
     highlight = CachedHighlight2HTML(pygments_lexer="ipython3")
     for _ in range(2):  # the second time from memory
         assert [safe_html.render_markdown(source) for source in markdown] == [
-            safe_html._rendered(source) for source in markdown]
+            safe_html._markdown_html.fresh(source) for source in markdown]
         assert [safe_html.clean_html(safe_html.render_markdown(source)) for source in markdown] == [
-            safe_html._clean(safe_html._rendered(source)) for source in markdown]
+            safe_html._clean.fresh(safe_html._markdown_html.fresh(source)) for source in markdown]
         assert [highlight(cell.source, metadata=cell.metadata) for cell in code] == [
             Highlight2HTML(pygments_lexer="ipython3")(cell.source, metadata=cell.metadata) for cell in code]
-    assert safe_html._remembered.cache_info().hits >= len(markdown) > 50
+    assert safe_html._markdown_html.cache_info().hits >= len(markdown) > 50
     assert classic_page._highlighted.cache_info().hits >= len(code) > 50
-    remembered = safe_html._remembered.cache_info().currsize
+    remembered = safe_html._markdown_html.cache_info().currsize
     long = "word " * (safe_html.LONGEST_REMEMBERED // 5 + 1)  # a student's: rendered, never kept
-    assert safe_html.render_markdown(long) == safe_html._rendered(long)
-    assert safe_html._remembered.cache_info().currsize == remembered
+    assert safe_html.render_markdown(long) == safe_html._markdown_html.fresh(long)
+    assert safe_html._markdown_html.cache_info().currsize == remembered
 
 
 SLOW = {
