@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 
 from autograder.feedback_page import FeedbackExporter
-from autograder.release import ASSIGNMENT, SOLUTIONS
+from autograder.release import ASSIGNMENT, SOLUTIONS, release_folder
 from autograder.time_limits import PAGE_MEMORY, seconds
 
 FEEDBACK_TIMEOUT = seconds("CNNKIT_FEEDBACK_TIMEOUT")  # per student
@@ -105,7 +105,7 @@ def generate(api, course_root, student_id, notebooks, tests, timeout=None):
     :param tests: (notebook, grade_id, points, max_points) of every graded test, for the plain-text pages.
     """
     timeout = FEEDBACK_TIMEOUT if timeout is None else timeout
-    released = [Path(course_root) / "release" / ASSIGNMENT / f"{notebook}.ipynb" for notebook in notebooks]
+    released = [release_folder(course_root) / f"{notebook}.ipynb" for notebook in notebooks]
     warm_up(api.config, [path for path in released if path.is_file()] or [WARM_UP_NOTEBOOK])
     status = _in_child(lambda: _render(api, student_id), timeout)
     if status is None:

@@ -65,9 +65,14 @@ def normalized(notebook):
     return notebook
 
 
+def release_folder(course_root):
+    """The folder of a course's generated student notebooks, ``<course_root>/release/cnn``."""
+    return Path(course_root) / "release" / ASSIGNMENT
+
+
 def _generated_from_solutions(course_root):
     """Whether the course's source, release and gradebook were generated from ``solutions/`` as it is now."""
-    source, release = course_root / "source" / ASSIGNMENT, course_root / "release" / ASSIGNMENT
+    source, release = course_root / "source" / ASSIGNMENT, release_folder(course_root)
     names = sorted(path.name for path in SOLUTIONS.glob("*.ipynb"))
     return sorted(path.name for path in source.glob("*")) == names \
         and all((release / name).is_file() for name in names) \
@@ -99,18 +104,18 @@ def generate_assignment(course_root=COURSE_ROOT, if_changed=False):
 
     :param if_changed: do nothing when the course was already generated from ``solutions/`` as it is now (nbgrader
         takes seconds to start).
-    :returns: the folder holding the generated student notebooks, ``<course_root>/release/cnn``.
+    :returns: :func:`release_folder`, the generated student notebooks.
     """
     course_root = Path(course_root).resolve()
     if if_changed and _generated_from_solutions(course_root):
-        return course_root / "release" / ASSIGNMENT
+        return release_folder(course_root)
     source = course_root / "source" / ASSIGNMENT
     shutil.rmtree(source, ignore_errors=True)
     source.mkdir(parents=True)
     for notebook in sorted(SOLUTIONS.glob("*.ipynb")):
         shutil.copy2(notebook, source)
     run_nbgrader("generate_assignment", ASSIGNMENT, "--force", course_root=course_root)
-    return course_root / "release" / ASSIGNMENT
+    return release_folder(course_root)
 
 
 def write_student_notebooks(release, destination=STUDENT_NOTEBOOKS):

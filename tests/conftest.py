@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from autograder.release import ASSIGNMENT, generate_assignment
+from autograder.release import generate_assignment, release_folder
 
 # xdist deals the first files out in turn (hostile to one worker, the pipeline to the other, and so on).
 SLOWEST_FIRST = ["test_hostile_grading.py", "test_grading_pipeline.py", "test_student_styles.py",
@@ -45,5 +45,5 @@ def course_copy(tmp_path_factory):
         for folder in ("source", "release"):
             shutil.copytree(generated / folder, root / folder, dirs_exist_ok=True)
         shutil.copy2(generated / "gradebook.db", root / "gradebook.db")
-        return root / "release" / ASSIGNMENT
+        return release_folder(root)
     return copy
