@@ -60,8 +60,8 @@ def check_sandbox(allow_unsandboxed):
 # worker forked from it imports only the kit's own modules (about 5 s of CPU less per worker). The kit's modules are
 # not preloaded: they read the environment when imported (time limits, the scratch folder), which a worker takes from
 # the grader first (_start_worker).
-PRELOADED = ["numpy", "scipy.signal", "pandas", "matplotlib.pyplot", "sqlalchemy", "jupyter_client", "nbconvert",
-             "nbgrader.apps", "nbgrader.api", "tqdm.auto"]
+PRELOADED = ["numpy", "scipy.signal", "sqlalchemy", "jupyter_client", "nbconvert", "nbgrader.apps", "nbgrader.api",
+             "tqdm.auto"]
 
 
 def _start_worker(environment, folder, grader):

@@ -12,7 +12,6 @@ import argparse
 import os
 from pathlib import Path
 
-from autograder.cases import generate
 from cnnkit import casefile
 
 DEFAULT_SEED = 20261127
@@ -56,6 +55,10 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--output", type=Path, default=HIDDEN_CASES)
     args = parser.parse_args(argv)
+    # Imported here: drawing the cases loads SciPy (the oracle), which every nbgrader process that only reads this
+    # module's paths (the course's nbgrader_config.py) would otherwise load for nothing, about 1.5 s each.
+    from autograder.cases import generate
+
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(casefile.to_bytes(generate(args.seed)))
     print(f"Hidden cases written to {args.output}")

@@ -7,15 +7,7 @@ student's error messages): no cell of them can be taken for a formula.
 import csv
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from autograder.stages import STAGES  # noqa: E402
+from autograder.stages import STAGES
 
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would take a text cell starting so for a formula
@@ -99,14 +91,22 @@ def write_seconds(results, path):
 
 def plot_class_report(results, path):
     """One PNG: the distribution of total scores, and each test's pass rate across the class."""
+    # Imported here, by the one process that draws the figure: the grading workers import this module too, and
+    # matplotlib, pandas and seaborn would cost each of them about a second of CPU. A Figure of its own draws without
+    # pyplot's state (nothing to close).
+    import pandas as pd
+    import seaborn as sns
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     tests = pd.DataFrame([(r.student_id, f"{nb}: {gid}", pts, mx) for r in results for nb, gid, pts, mx in r.tests],
                          columns=["student_id", "test", "points", "max_points"])
     tests["passed"] = tests.points >= tests.max_points
     totals = tests.groupby("student_id").agg(total=("points", "sum"), max_total=("max_points", "sum"))
     pass_rate = tests.groupby("test", sort=False).passed.mean().mul(100).reset_index()
     sns.set_theme(style="whitegrid")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 0.35 * len(pass_rate) + 2.5),
-                                      gridspec_kw={"width_ratios": [1, 1.4]})
+    fig = Figure(figsize=(13, 0.35 * len(pass_rate) + 2.5))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1, 1.4]})
     sns.histplot(totals.total, bins=min(20, int(totals.max_total.max()) + 1), binrange=(0, totals.max_total.max()),
                  ax=left, color="tab:blue")
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -116,7 +116,6 @@ def plot_class_report(results, path):
     right.set(title="Pass rate of each test", xlabel="% of students with full points", ylabel="", xlim=(0, 100))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 def write_all(results, graded_cells, reports_dir):
