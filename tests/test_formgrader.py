@@ -21,7 +21,8 @@ from nbgrader.api import Gradebook
 
 from autograder import grade as grading
 from autograder import gradebook_reports, kit_autograde, kit_records, sample_class
-from autograder.release import ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells
+from autograder.release import (ASSIGNMENT, COURSE_ROOT, SOLUTIONS, generate_assignment, graded_cells,
+                                release_folder)
 from autograder.sample_class import CONV, EXPECTED_FAILURES, POOL, TRAINING
 from grading_helpers import POINTS, free_port, hidden_numbers, jupyter_server, postgres_server
 from hostile_class import PATCHED_NUMPY, WRONG_POOL
@@ -266,5 +267,5 @@ def test_formgrader_feedback_keeps_the_hidden_tests_out(course, paths, server):
     assert "hidden case" in html  # the hidden tests ran, and say so in words
     assert "HIDDEN TESTS" not in html and "hidden_tests.run" not in html
     assert not set(re.findall(r"-?\d+\.\d+(?:e[+-]\d+)?", html)) & hidden_numbers()
-    released = sorted(path.name for path in (course / "release" / ASSIGNMENT).rglob("*") if path.is_file())
+    released = sorted(path.name for path in release_folder(course).rglob("*") if path.is_file())
     assert all(name.endswith(".ipynb") for name in released)

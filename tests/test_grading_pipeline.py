@@ -14,7 +14,7 @@ from nbgrader.api import Gradebook
 
 from autograder import grade as grading
 from autograder import feedback, sample_class, teaching_cells
-from autograder.release import ASSIGNMENT, COURSE_ROOT
+from autograder.release import ASSIGNMENT, COURSE_ROOT, release_folder
 from autograder.sample_class import CONV, EXPECTED_BROKEN, EXPECTED_FAILURES, POOL, STACKING, TRAINING
 from grading_helpers import POINTS, hidden_numbers
 
@@ -223,7 +223,7 @@ def test_feedback_folder_holds_only_the_html_pages(graded):
 
 def test_release_holds_only_the_notebooks(graded):
     root = graded[1]
-    files = sorted(path.name for path in (root / "release" / ASSIGNMENT).rglob("*") if path.is_file())
+    files = sorted(path.name for path in release_folder(root).rglob("*") if path.is_file())
     assert files == [f"{CONV}.ipynb", f"{POOL}.ipynb", f"{TRAINING}.ipynb", f"{STACKING}.ipynb"]
 
 
